@@ -1,0 +1,99 @@
+"""The customer's socket. Small on purpose: it validates, then hands work to services.
+
+An answer streams in a task the consumer owns, so the socket keeps taking events (an
+escalation click) while tokens flow, and a disconnect cancels the task, which also stops
+the LLM from generating tokens nobody will read.
+"""
+
+import asyncio
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db import close_old_connections
+
+from chat.services import conversation_for_session, question_answer
+from tickets.services import ticket_escalate
+
+logger = logging.getLogger(__name__)
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    answer_task: asyncio.Task | None = None
+
+    async def connect(self):
+        session = self.scope.get("session")
+        self.session_key = session.session_key if session is not None else None
+        await self.accept()
+        if not self.session_key:
+            await self.error("no_session", "Open the support page first to start a session.")
+            await self.close(code=4401)
+
+    async def disconnect(self, code):
+        if self.answer_task and not self.answer_task.done():
+            self.answer_task.cancel()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None:
+            return await self.error("bad_frame", "Send JSON text frames, not binary.")
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            return await self.error("bad_json", "That message was not valid JSON.")
+        if not isinstance(content, dict):
+            return await self.error("bad_json", "Send a JSON object with a \"type\".")
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content.get("type")
+        if kind == "message":
+            await self.on_message(content)
+        elif kind == "escalate":
+            await self.on_escalate(content)
+        else:
+            await self.error("unknown_type", f"Unknown message type {kind!r}.")
+
+    async def on_message(self, content):
+        text = content.get("text")
+        if not isinstance(text, str) or not text.strip():
+            return await self.error("empty_message", "Type a question first.")
+        if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
+            return await self.error(
+                "message_too_long",
+                f"Please keep questions under {settings.CHAT_MAX_MESSAGE_CHARS} characters.",
+            )
+        if self.answer_task and not self.answer_task.done():
+            return await self.error("busy", "Please wait for the current answer to finish.")
+        self.answer_task = asyncio.create_task(self.answer(text.strip()))
+
+    async def answer(self, text: str):
+        try:
+            await database_sync_to_async(close_old_connections)()
+            await question_answer(session_key=self.session_key, text=text, send=self.send_json)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Never a traceback to the customer: log it, say something useful.
+            logger.exception("Answering failed")
+            await self.error(
+                "internal_error",
+                "Something went wrong on our side. Please try again, or escalate to a human.",
+            )
+
+    async def on_escalate(self, content):
+        email = content.get("email") or ""
+        if not isinstance(email, str) or len(email) > 254:
+            return await self.error("bad_email", "That email address is not valid.")
+        try:
+            conversation = await conversation_for_session(session_key=self.session_key)
+            ticket = await database_sync_to_async(ticket_escalate)(
+                conversation=conversation, email=email.strip()
+            )
+        except ValueError as exc:
+            return await self.error("bad_email", str(exc))
+        await self.send_json({"type": "ticket", "number": ticket.number})
+
+    async def error(self, code: str, message: str, **extra):
+        await self.send_json({"type": "error", "code": code, "message": message, **extra})

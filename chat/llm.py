@@ -1,0 +1,86 @@
+"""The one client for the LLM server: vLLM in production, llama.cpp's server locally.
+
+Both speak the OpenAI chat API, so there is one code path (`AsyncOpenAI`). Any failure of
+the server, from a refused connection to a stream that stops mid-answer, surfaces as
+`LLMUnavailable`, so the caller has exactly one thing to fall back on.
+"""
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+
+import openai
+from django.conf import settings
+
+from helpdesk import devstack
+
+# httpx clients are bound to the event loop they first ran on; keep one per loop.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class LLMUnavailable(Exception):
+    """The model could not be reached, timed out, or broke off the stream."""
+
+
+def base_url() -> str:
+    # Unset means the embedded llama.cpp server; make run and the tests start it up front.
+    return settings.LLM_BASE_URL or devstack.llm_base_url()
+
+
+def _client() -> openai.AsyncOpenAI:
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or str(client.base_url).rstrip("/") != base_url().rstrip("/"):
+        client = openai.AsyncOpenAI(
+            base_url=base_url(),
+            api_key=settings.LLM_API_KEY,
+            timeout=openai.Timeout(
+                settings.LLM_FIRST_TOKEN_TIMEOUT, connect=settings.LLM_CONNECT_TIMEOUT
+            ),
+            # A retry would double the customer's wait; the caller falls back instead.
+            max_retries=0,
+        )
+        _clients[loop] = client
+    return client
+
+
+async def stream_chat(messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    """Yield the answer's text deltas as the server produces them."""
+    stream = None
+    try:
+        async with asyncio.timeout(settings.LLM_FIRST_TOKEN_TIMEOUT):
+            stream = await _client().chat.completions.create(
+                model=settings.LLM_MODEL,
+                messages=messages,
+                max_tokens=settings.LLM_MAX_TOKENS,
+                temperature=settings.LLM_TEMPERATURE,
+                stream=True,
+            )
+        iterator = aiter(stream)
+        timeout = settings.LLM_FIRST_TOKEN_TIMEOUT
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    chunk = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            timeout = settings.LLM_TOKEN_TIMEOUT
+            if chunk.choices and chunk.choices[0].delta.content:
+                yield chunk.choices[0].delta.content
+    except (openai.OpenAIError, TimeoutError, OSError) as exc:
+        raise LLMUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        # Closing the response tells the server to stop generating tokens nobody reads.
+        if stream is not None:
+            await stream.close()
+
+
+async def health() -> bool:
+    try:
+        async with asyncio.timeout(settings.LLM_CONNECT_TIMEOUT):
+            await _client().models.list()
+        return True
+    except (openai.OpenAIError, TimeoutError, OSError):
+        return False

@@ -1,0 +1,46 @@
+from django.db import models
+
+
+class Conversation(models.Model):
+    """Every exchange of one browser session, kept whole (Redis only keeps the recent turns)."""
+
+    session_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Conversation {self.pk}"
+
+    def transcript(self) -> str:
+        return "\n\n".join(m.as_transcript_line() for m in self.messages.all())
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "Customer"
+        ASSISTANT = "assistant", "Bot"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    text = models.TextField()
+    sources = models.JSONField(default=list, blank=True)
+    # How many earlier turns went into the prompt, for quality review.
+    history_turns = models.PositiveSmallIntegerField(default=0)
+    # Set when the answer did not come from the model (fallback) or was cut short.
+    interrupted = models.BooleanField(default=False)
+    fallback = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.text[:60]}"
+
+    def as_transcript_line(self) -> str:
+        marks = " [interrupted]" if self.interrupted else ""
+        marks += " [fallback]" if self.fallback else ""
+        return f"{self.get_role_display()}{marks}: {self.text}"

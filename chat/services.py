@@ -1,0 +1,117 @@
+"""Answering a question: retrieval, history, the LLM stream, and what gets stored."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from chat import llm
+from chat.history import history_append, history_load
+from chat.models import Conversation, Message
+from chat.prompts import build_messages
+from knowledge import embeddings
+from knowledge.selectors import chunk_search
+
+logger = logging.getLogger(__name__)
+
+Send = Callable[[dict], Awaitable[None]]
+
+FALLBACK_TEXT = (
+    "Sorry, our assistant can't answer right now. The articles below may help, or press "
+    "\"Escalate to human\" and a person from our team will pick this up."
+)
+FALLBACK_TEXT_NO_SOURCES = (
+    "Sorry, our assistant can't answer right now. Please press \"Escalate to human\" and "
+    "a person from our team will pick this up."
+)
+
+
+async def conversation_for_session(*, session_key: str) -> Conversation:
+    conversation, _ = await Conversation.objects.aget_or_create(session_key=session_key)
+    return conversation
+
+
+def sources_for(chunks) -> list[dict[str, str]]:
+    """One source per article, best match first, linking to the matching section."""
+    sources, seen = [], set()
+    for chunk in chunks:
+        article = chunk.article
+        if article.pk in seen:
+            continue
+        seen.add(article.pk)
+        url = article.source_url or article.get_absolute_url()
+        if not article.source_url and chunk.anchor:
+            url += f"#{chunk.anchor}"
+        sources.append(
+            {"title": article.title, "url": url, "slug": article.slug, "section": chunk.heading}
+        )
+    return sources
+
+
+async def _load_history(session_key: str) -> list[dict[str, str]]:
+    try:
+        return await history_load(session_key=session_key)
+    except (RedisError, OSError):
+        # Without Redis the answer loses its memory, not its answer.
+        logger.warning("Chat history unavailable; answering without it", exc_info=True)
+        return []
+
+
+async def question_answer(*, session_key: str, text: str, send: Send) -> Message:
+    conversation = await conversation_for_session(session_key=session_key)
+    await Message.objects.acreate(conversation=conversation, role=Message.Role.USER, text=text)
+    # Independent work overlaps: the embedding runs in a thread while Redis answers.
+    embedding, history = await asyncio.gather(
+        asyncio.to_thread(embeddings.embed_query, text), _load_history(session_key)
+    )
+    chunks = await database_sync_to_async(chunk_search)(
+        embedding=embedding, limit=settings.RETRIEVAL_TOP_K
+    )
+    sources = sources_for(chunks)
+    messages = build_messages(question=text, chunks=chunks, history=history)
+    reply = Message(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        sources=sources,
+        history_turns=len(history),
+    )
+    parts: list[str] = []
+    try:
+        async for delta in llm.stream_chat(messages):
+            parts.append(delta)
+            await send({"type": "token", "text": delta})
+    except llm.LLMUnavailable as exc:
+        logger.warning("LLM unavailable, sending the fallback answer: %s", exc)
+        return await _fallback(reply, parts, sources, send)
+    except asyncio.CancelledError:
+        # The customer left mid-answer: keep what was said, marked as cut short.
+        reply.text, reply.interrupted = "".join(parts), True
+        await asyncio.shield(reply.asave())
+        raise
+    reply.text = "".join(parts).strip() or FALLBACK_TEXT_NO_SOURCES
+    await reply.asave()
+    await _remember(session_key, text, reply.text)
+    await send({"type": "sources", "sources": sources})
+    await send({"type": "done", "message_id": reply.pk})
+    return reply
+
+
+async def _fallback(reply: Message, parts: list[str], sources: list, send: Send) -> Message:
+    text = FALLBACK_TEXT if sources else FALLBACK_TEXT_NO_SOURCES
+    partial = "".join(parts).strip()
+    reply.text = f"{partial}\n\n{text}" if partial else text
+    reply.fallback, reply.interrupted = True, bool(partial)
+    await reply.asave()
+    await send({"type": "fallback", "reason": "llm_unavailable", "text": text, "sources": sources})
+    await send({"type": "done", "message_id": reply.pk})
+    return reply
+
+
+async def _remember(session_key: str, question: str, answer: str) -> None:
+    try:
+        await history_append(session_key=session_key, user=question, assistant=answer)
+    except (RedisError, OSError):
+        logger.warning("Could not store the turn in the chat history", exc_info=True)

@@ -1,0 +1,34 @@
+import asyncio
+
+from channels.testing import WebsocketCommunicator
+
+TERMINAL = {"done"}
+
+
+def chat_socket(session_key: str | None, origin: bytes = b"http://127.0.0.1"):
+    from helpdesk.asgi import application
+
+    headers = [(b"host", b"127.0.0.1"), (b"origin", origin)]
+    if session_key:
+        headers.append((b"cookie", f"sessionid={session_key}".encode()))
+    return WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+
+
+async def receive_until_done(socket, timeout: float = 90) -> list[dict]:
+    """Every message up to and including `done` (or an error)."""
+    received = []
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await socket.receive_json_from(timeout=timeout)
+            received.append(message)
+            if message["type"] in TERMINAL or message["type"] == "error":
+                return received
+
+
+async def ask(socket, text: str, timeout: float = 90) -> list[dict]:
+    await socket.send_json_to({"type": "message", "text": text})
+    return await receive_until_done(socket, timeout)
+
+
+def answer_text(messages: list[dict]) -> str:
+    return "".join(m["text"] for m in messages if m["type"] == "token")

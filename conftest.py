@@ -1,0 +1,96 @@
+"""Shared test fixtures. Everything is real: the embedded Postgres+pgvector, Redis and
+LLM server (see helpdesk/devstack.py), or the services named by the environment."""
+
+import os
+
+import pytest
+import redis
+from django.conf import settings
+
+from helpdesk import devstack
+
+# Tests import the ASGI app before a database is allowed; fixtures warm models instead.
+os.environ["WARM_UP"] = "0"
+
+# The demo KB embedded once per test session and inserted per test (a few ms), because
+# transactional tests truncate every table after they run.
+_demo_rows: list[tuple[dict, list]] = []
+
+
+def pytest_unconfigure(config):
+    # Stop only what this test run started, never a stack that `make run` is using.
+    devstack.stop_started()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis():
+    redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _short_answers(settings):
+    # Short answers keep the suite quick; the stream is the same at any length.
+    settings.LLM_MAX_TOKENS = 40
+
+
+def _demo_articles() -> list[tuple[dict, list]]:
+    from knowledge import embeddings
+    from knowledge.extract import extract
+    from knowledge.models import Article
+    from knowledge.services import _build_chunks
+
+    if not _demo_rows:
+        for path in sorted((settings.BASE_DIR / "knowledge" / "demo_kb").glob("*.md")):
+            extracted = extract(filename=path.name, data=path.read_bytes())
+            fields = {"slug": path.stem, "title": extracted.title, "body": extracted.body}
+            chunks = _build_chunks(Article(**fields))
+            fields["content_hash"] = Article(**fields).compute_hash(
+                model_name=embeddings.model_name()
+            )
+            _demo_rows.append((fields, chunks))
+    return _demo_rows
+
+
+@pytest.fixture
+def demo_kb(db):
+    """The shipped demo knowledge base, embedded and ready."""
+    from knowledge.models import Article, Chunk
+
+    articles = []
+    for fields, chunks in _demo_articles():
+        article = Article.objects.create(status=Article.Status.READY, **fields)
+        Chunk.objects.bulk_create(
+            Chunk(
+                article=article,
+                position=n,
+                heading=c.heading,
+                anchor=c.anchor,
+                text=c.text,
+                embedding=c.embedding,
+            )
+            for n, c in enumerate(chunks)
+        )
+        articles.append(article)
+    return articles
+
+
+@pytest.fixture
+def session_key(db):
+    from django.contrib.sessions.backends.cache import SessionStore
+
+    session = SessionStore()
+    session["started"] = True
+    session.create()
+    return session.session_key
+
+
+@pytest.fixture
+def dead_llm(settings):
+    """An LLM_BASE_URL where nothing listens: connection refused, at once."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.LLM_BASE_URL = f"http://127.0.0.1:{port}/v1"
+    return settings.LLM_BASE_URL

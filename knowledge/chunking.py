@@ -1,0 +1,115 @@
+"""Split an article into chunks that follow its structure.
+
+Sections come from Markdown headings; inside a section, paragraphs are packed up to a
+token budget, and a chunk that continues a section repeats the last sentence or so of the
+previous one, so that an answer spanning the cut is still found. Each chunk keeps its
+heading path and the anchor of its section, so a source can link to `/kb/<slug>/#anchor`.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils.text import slugify
+
+HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+FENCE = re.compile(r"^\s*(```|~~~)")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass
+class ChunkDraft:
+    heading: str
+    anchor: str
+    text: str
+
+
+@dataclass
+class Section:
+    heading: str
+    anchor: str
+    paragraphs: list[str]
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def heading_anchor(title: str) -> str:
+    """The id the KB page gives a heading; the chunker and the renderer must agree."""
+    return slugify(title)
+
+
+def split_sections(markdown: str) -> list[Section]:
+    path: list[tuple[int, str]] = []
+    sections = [Section("", "", [])]
+    paragraph: list[str] = []
+    in_fence = False
+
+    def flush() -> None:
+        if paragraph and "".join(paragraph).strip():
+            sections[-1].paragraphs.append("\n".join(paragraph).strip())
+        paragraph.clear()
+
+    for line in markdown.splitlines():
+        if FENCE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else HEADING.match(line)
+        if match:
+            flush()
+            level, title = len(match.group(1)), match.group(2)
+            path = [(lvl, t) for lvl, t in path if lvl < level] + [(level, title)]
+            # The H1 is the article title; it does not need repeating in every chunk.
+            shown = " › ".join(t for lvl, t in path if lvl > 1)
+            sections.append(Section(shown, heading_anchor(title) if level > 1 else "", []))
+        elif not line.strip() and not in_fence:
+            flush()
+        else:
+            paragraph.append(line)
+    flush()
+    return [s for s in sections if s.paragraphs]
+
+
+def _pieces(paragraph: str, budget: int, count: Callable[[str], int]) -> list[str]:
+    """A paragraph that fits, or its sentences, or (for run-on text) runs of words."""
+    if count(paragraph) <= budget:
+        return [paragraph]
+    pieces = []
+    for sentence in SENTENCE_END.split(paragraph):
+        if count(sentence) <= budget:
+            pieces.append(sentence)
+            continue
+        words = sentence.split()
+        step = max(1, budget * len(words) // max(1, count(sentence)))
+        pieces.extend(" ".join(words[i : i + step]) for i in range(0, len(words), step))
+    return pieces
+
+
+def _overlap(pieces: list[str], overlap: int, count: Callable[[str], int]) -> list[str]:
+    tail = SENTENCE_END.split(pieces[-1])[-1] if pieces else ""
+    return [tail] if tail and count(tail) <= overlap else []
+
+
+def chunk_markdown(
+    markdown: str,
+    *,
+    max_tokens: int = 180,
+    overlap_tokens: int = 30,
+    count: Callable[[str], int] = word_count,
+) -> list[ChunkDraft]:
+    chunks: list[ChunkDraft] = []
+    for section in split_sections(markdown):
+        current: list[str] = []
+        size = 0
+        for paragraph in section.paragraphs:
+            for piece in _pieces(paragraph, max_tokens, count):
+                piece_size = count(piece)
+                if current and size + piece_size > max_tokens:
+                    chunks.append(ChunkDraft(section.heading, section.anchor, "\n\n".join(current)))
+                    current = _overlap(current, overlap_tokens, count)
+                    size = sum(count(p) for p in current)
+                current.append(piece)
+                size += piece_size
+        if current:
+            chunks.append(ChunkDraft(section.heading, section.anchor, "\n\n".join(current)))
+    return chunks

@@ -1,0 +1,93 @@
+"""Turn an uploaded file into an article title and a Markdown body.
+
+Libraries, not regexes: BeautifulSoup + markdownify keep an HTML page's headings and
+lists as Markdown (so the chunker sees its structure), and pypdf reads PDF text.
+"""
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+
+SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
+H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+class ExtractionError(ValueError):
+    """The file cannot become an article; the message is shown to the editor."""
+
+
+@dataclass
+class Extracted:
+    title: str
+    body: str
+
+
+def extract(*, filename: str, data: bytes) -> Extracted:
+    suffix = PurePath(filename).suffix.lower()
+    stem = PurePath(filename).stem
+    if suffix not in SUPPORTED:
+        raise ExtractionError(
+            f"{filename}: unsupported file type {suffix or '(none)'}; "
+            "upload .md, .txt, .html or .pdf."
+        )
+    if not data.strip():
+        raise ExtractionError(f"{filename} is empty.")
+    if suffix == ".pdf":
+        result = _from_pdf(data, stem)
+    elif suffix in (".html", ".htm"):
+        result = _from_html(_decode(data, filename), stem)
+    else:
+        result = _from_markdown(_decode(data, filename), stem)
+    if not result.body.strip():
+        raise ExtractionError(f"{filename} contains no text that could be extracted.")
+    return result
+
+
+def _decode(data: bytes, filename: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ExtractionError(f"{filename} is not UTF-8 text.") from None
+
+
+def title_from_markdown(text: str) -> str | None:
+    match = H1.search(text)
+    return match.group(1).strip() if match else None
+
+
+def _from_markdown(text: str, stem: str) -> Extracted:
+    return Extracted(title=title_from_markdown(text) or _humanise(stem), body=text.strip())
+
+
+def _from_html(html: str, stem: str) -> Extracted:
+    from bs4 import BeautifulSoup
+    from markdownify import markdownify
+
+    soup = BeautifulSoup(html, "html.parser")
+    title = soup.title.get_text(strip=True) if soup.title else ""
+    for tag in soup(["script", "style", "noscript", "template", "head", "nav", "footer"]):
+        tag.decompose()
+    root = soup.find("main") or soup.find("article") or soup.body or soup
+    body = markdownify(str(root), heading_style="ATX", strip=["img"]).strip()
+    body = re.sub(r"\n{3,}", "\n\n", body)
+    return Extracted(title=title or title_from_markdown(body) or _humanise(stem), body=body)
+
+
+def _from_pdf(data: bytes, stem: str) -> Extracted:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise ExtractionError(f"{stem}.pdf could not be read as a PDF: {exc}") from None
+    # Pages become paragraphs so the chunker never glues two pages' sentences together.
+    body = "\n\n".join(p.strip() for p in pages if p.strip())
+    return Extracted(title=meta_title.strip() or _humanise(stem), body=body)
+
+
+def _humanise(stem: str) -> str:
+    return stem.replace("-", " ").replace("_", " ").strip().capitalize() or "Untitled"

@@ -1,0 +1,41 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from knowledge.extract import SUPPORTED, ExtractionError
+from knowledge.services import article_embed, article_schedule_embedding, article_upsert_from_file
+
+
+class Command(BaseCommand):
+    help = "Load .md, .txt, .html and .pdf files from a folder into the knowledge base."
+
+    def add_arguments(self, parser):
+        parser.add_argument("folder", type=Path)
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="Leave the embedding to the Celery workers instead of doing it here.",
+        )
+
+    def handle(self, *args, folder: Path, enqueue: bool, **options):
+        if not folder.is_dir():
+            raise CommandError(f"{folder} is not a folder.")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED)
+        if not files:
+            raise CommandError(f"{folder} holds no {', '.join(SUPPORTED)} files.")
+        changed, failed = 0, []
+        for path in tqdm(files, desc="Ingesting", unit="file", disable=options["verbosity"] == 0):
+            try:
+                article, was_changed = article_upsert_from_file(path=path)
+            except ExtractionError as exc:
+                failed.append(str(exc))
+                continue
+            if enqueue:
+                article_schedule_embedding(article=article)
+            else:
+                article_embed(article_id=article.pk)
+            changed += was_changed
+        self.stdout.write(f"{len(files)} files: {changed} new or changed, {len(failed)} failed.")
+        for message in failed:
+            self.stderr.write(f"  {message}")

@@ -1,0 +1,89 @@
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from pgvector.django import HnswIndex, VectorField
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    body = models.TextField(blank=True, help_text="Markdown or plain text.")
+    file = models.FileField(
+        upload_to="articles/",
+        blank=True,
+        help_text="Optional .md, .txt, .html or .pdf; its text replaces the body.",
+    )
+    source_url = models.URLField(
+        blank=True, help_text="Where customers are sent for this article instead of /kb/<slug>/."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    content_hash = models.CharField(max_length=64, blank=True, editable=False)
+    error = models.TextField(blank=True, editable=False)
+    embedded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=200, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("knowledge:article", args=[self.slug])
+
+    def public_url(self) -> str:
+        return self.source_url or self.get_absolute_url()
+
+    def compute_hash(self, *, model_name: str) -> str:
+        # The model is part of the hash: switching models must re-embed unchanged text.
+        digest = hashlib.sha256()
+        for part in (model_name, self.title, self.body):
+            digest.update(part.encode())
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+    def is_current(self, *, model_name: str) -> bool:
+        return self.status == self.Status.READY and self.content_hash == self.compute_hash(
+            model_name=model_name
+        )
+
+
+class Chunk(models.Model):
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="chunks")
+    position = models.PositiveIntegerField()
+    heading = models.CharField(max_length=500, blank=True)
+    anchor = models.CharField(max_length=200, blank=True)
+    text = models.TextField()
+    embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS)
+
+    class Meta:
+        ordering = ["article", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["article", "position"], name="chunk_article_position")
+        ]
+        indexes = [
+            HnswIndex(
+                name="chunk_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article.slug} #{self.position}"
+
+    def embedding_text(self) -> str:
+        # Title and heading give a short chunk the context its words alone lack.
+        head = f"{self.article.title} — {self.heading}" if self.heading else self.article.title
+        return f"{head}\n\n{self.text}"

@@ -1,0 +1,271 @@
+// Tasklane Support chat widget. Plain ES2020, no dependencies.
+// SECURITY: everything the server sends (model output included) is untrusted.
+// The DOM is built with createElement + textContent only; never innerHTML.
+'use strict';
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const [log, composer, question, sendBtn, statusEl, escalateBtn, emailInput, ticketEl] =
+    ['log', 'composer', 'question', 'send', 'status', 'escalate', 'email', 'ticket'].map($);
+  const escalation = escalateBtn.closest('.escalation') || escalateBtn;
+
+  const SOCKET_URL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/chat/';
+  const MAX_BACKOFF_MS = 10000, ESCALATE_COOLDOWN_MS = 3000;
+
+  let ws = null, retryTimer = null;
+  let attempts = 0;       // consecutive failed connects, drives the backoff
+  let busy = false;       // an answer is in flight: from send until done/refusal/fallback/error
+  let current = null;     // bot bubble currently receiving tokens
+  let last = null;        // most recent finished answer, so a late `sources`/`done` still lands on it
+
+  // ---------- DOM helpers ----------
+  const str = (v) => (typeof v === 'string' ? v : v == null ? '' : String(v));
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  // A bubble keeps its text in a single Text node so tokens can be appended cheaply.
+  function bubble(classes, text, who) {
+    const b = el('div', 'msg ' + classes);
+    const body = el('div', 'text');
+    b.textNode = document.createTextNode(str(text));
+    body.append(b.textNode);
+    if (who) b.append(el('span', 'who', who));
+    b.append(body);
+    return b;
+  }
+
+  const typing = el('div', 'typing');
+  typing.setAttribute('aria-hidden', 'true');
+  typing.append(el('span'), el('span'), el('span'));
+
+  // Only follow new content if the reader is already near the bottom,
+  // so scrolling up to re-read an earlier answer isn't yanked away.
+  const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  const scrollDown = () => { log.scrollTop = log.scrollHeight; };
+
+  function append(node, force) {
+    const stick = force || nearBottom();
+    if (typing.isConnected) log.insertBefore(node, typing); // typing dots always stay last
+    else log.append(node);
+    if (stick) scrollDown();
+    return node;
+  }
+
+  const line = (classes, text) => append(el('div', 'msg ' + classes, text));
+  const errorLine = (text) => line('error', text);
+
+  const showTyping = () => { const stick = nearBottom(); log.append(typing); if (stick) scrollDown(); };
+  const hideTyping = () => typing.remove();
+
+  function setBusy(value) {
+    busy = value;
+    sendBtn.disabled = value;
+    // aria-busy makes screen readers wait for the finished answer instead of reading every token.
+    log.setAttribute('aria-busy', String(value));
+  }
+
+  const setStatus = (state, label = state) => { statusEl.dataset.state = state; statusEl.textContent = label; };
+
+  // ---------- answer lifecycle ----------
+  function currentAnswer() {
+    if (!current) {
+      hideTyping();
+      current = append(bubble('bot streaming'));
+    }
+    return current;
+  }
+
+  function finishAnswer(messageId) {
+    hideTyping();
+    // `done` right after a refusal/fallback has no streaming bubble: tag the answer just shown.
+    const b = current || (last && !last.dataset.messageId ? last : null);
+    if (b) {
+      b.classList.remove('streaming');
+      if (messageId != null && messageId !== '') b.dataset.messageId = str(messageId);
+      last = b;
+    }
+    current = null;
+    setBusy(false);
+  }
+
+  // Relative links and http(s) only; anything else (javascript:, data:, //host, ...) becomes plain text.
+  function safeHref(url) {
+    const u = str(url).trim();
+    const lower = u.toLowerCase();
+    if (u.startsWith('/')) return u.startsWith('//') || u.startsWith('/\\') ? null : u;
+    return lower.startsWith('https://') || lower.startsWith('http://') ? u : null;
+  }
+
+  function renderSources(target, sources) {
+    if (!target || !Array.isArray(sources) || sources.length === 0) return;
+    const stick = nearBottom();
+    target.querySelector('ul.sources')?.remove(); // a repeated `sources` replaces, never duplicates
+    const list = el('ul', 'sources');
+    list.setAttribute('aria-label', 'Sources');
+    for (const s of sources) {
+      if (!s || typeof s !== 'object') continue;
+      const title = str(s.title) || str(s.slug) || str(s.url) || 'Untitled';
+      const href = safeHref(s.url);
+      const item = el('li');
+      const label = el(href ? 'a' : 'span', href ? null : 'source-text', title);
+      if (href) Object.assign(label, { href, target: '_blank', rel: 'noopener' });
+      item.append(label);
+      if (s.section) item.append(el('span', 'section', str(s.section)));
+      list.append(item);
+    }
+    if (list.children.length) target.append(list);
+    if (stick) scrollDown();
+  }
+
+  // refusal / fallback: the server has overruled any partial streamed text, so replace it.
+  function specialAnswer(kind, msg, fallbackText) {
+    hideTyping();
+    const text = str(msg.text) || fallbackText;
+    const b = current || append(bubble('bot'));
+    b.textNode.data = text;
+    b.classList.remove('streaming');
+    b.classList.add(kind);
+    if (msg.reason) b.dataset.reason = str(msg.reason);
+    current = null;
+    last = b;
+    renderSources(b, msg.sources);
+    setBusy(false);
+    escalation.classList.add('suggested'); // nudge the customer towards a human
+  }
+
+  function interruptAnswer() {
+    hideTyping();
+    const note = '(connection lost — answer interrupted)';
+    if (current) {
+      const stick = nearBottom();
+      current.classList.replace('streaming', 'interrupted');
+      current.append(el('div', 'note', note));
+      if (stick) scrollDown();
+    } else {
+      errorLine(note);
+    }
+    current = null;
+    last = null; // a fresh connection will never send `done` for the old answer
+    setBusy(false);
+  }
+
+  // ---------- incoming messages ----------
+  // Null prototype: a crafted type like "constructor" or "toString" can't reach Object.prototype.
+  const handlers = {
+    __proto__: null,
+    token(msg) {
+      const stick = nearBottom();
+      currentAnswer().textNode.appendData(str(msg.text));
+      if (stick) scrollDown();
+    },
+    sources: (msg) => renderSources(current || last || (busy ? currentAnswer() : null), msg.sources),
+    done: (msg) => finishAnswer(msg.message_id),
+    refusal: (msg) => specialAnswer('refusal', msg, "Sorry, I can't help with that here."),
+    fallback: (msg) => specialAnswer('fallback', msg, "I couldn't find a confident answer."),
+    ticket(msg) {
+      const text = `Ticket ${str(msg.number)} created. A human agent will follow up.`;
+      ticketEl.textContent = text;
+      line('system', text);
+      escalation.classList.remove('suggested');
+    },
+    agent: (msg) => append(bubble('agent', msg.text, str(msg.name) || 'Support agent')),
+    agent_joined: (msg) => line('agent joined', `${str(msg.name) || 'A support agent'} joined the conversation.`),
+    error(msg) {
+      if (busy) finishAnswer();
+      let text = str(msg.message) || 'Something went wrong. Please try again.';
+      const wait = Number(msg.retry_after);
+      if (Number.isFinite(wait) && wait > 0) text += ` (try again in ${Math.ceil(wait)}s)`;
+      errorLine(text).dataset.code = str(msg.code);
+    },
+  };
+
+  function handle(raw) {
+    let msg;
+    try { msg = JSON.parse(raw); } catch { return; }
+    // Unknown types are ignored so an older page survives a newer server.
+    if (msg && typeof msg === 'object') handlers[msg.type]?.(msg);
+  }
+
+  // ---------- connection ----------
+  const isOpen = () => ws !== null && ws.readyState === WebSocket.OPEN;
+
+  function connect() {
+    clearTimeout(retryTimer);
+    if (ws && ws.readyState <= WebSocket.OPEN) return; // already connecting/open
+    const sock = new WebSocket(SOCKET_URL);
+    ws = sock;
+    // Handlers check `ws === sock` so events from a stale socket can't touch the UI.
+    sock.addEventListener('open', () => { if (ws === sock) { attempts = 0; setStatus('connected'); } });
+    sock.addEventListener('message', (e) => { if (ws === sock) handle(e.data); });
+    sock.addEventListener('close', () => { if (ws === sock) { ws = null; scheduleReconnect(); } });
+    // 'error' is always followed by 'close', which does the real work.
+  }
+
+  function scheduleReconnect() {
+    if (busy) interruptAnswer();
+    if (navigator.onLine === false) setStatus('offline');
+    else setStatus('reconnecting', 'reconnecting…');
+    const delay = Math.min(500 * 2 ** attempts, MAX_BACKOFF_MS); // 0.5s, 1s, 2s … 10s
+    attempts += 1;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(connect, delay);
+  }
+
+  // The browser knows when the network is back: don't wait out a long backoff.
+  window.addEventListener('online', () => { if (!isOpen()) { attempts = 0; connect(); } });
+  window.addEventListener('offline', () => { if (!isOpen()) setStatus('offline'); });
+
+  // ---------- outgoing ----------
+  function sendQuestion() {
+    const text = question.value.trim();
+    if (!text || busy) return;
+    if (!isOpen()) {
+      // Keep the draft: losing typed text on a flaky connection is infuriating.
+      errorLine("You're not connected right now, so your message wasn't sent. It's still in the box — try again in a moment.");
+      return;
+    }
+    ws.send(JSON.stringify({ type: 'message', text }));
+    append(bubble('user', text), true);
+    question.value = '';
+    autosize();
+    last = null;
+    setBusy(true);
+    showTyping();
+  }
+
+  function escalate() {
+    if (!emailInput.checkValidity()) { emailInput.reportValidity(); return; }
+    if (!isOpen()) return void errorLine("You're not connected right now, so we couldn't escalate. Try again in a moment.");
+    const email = emailInput.value.trim();
+    ws.send(JSON.stringify(email ? { type: 'escalate', email } : { type: 'escalate' }));
+    escalation.classList.remove('suggested');
+    // Brief cooldown against double clicks; the server de-duplicates too.
+    escalateBtn.disabled = true;
+    setTimeout(() => { escalateBtn.disabled = false; }, ESCALATE_COOLDOWN_MS);
+  }
+
+  function autosize() {
+    question.style.height = 'auto'; // CSSOM writes are allowed under a strict CSP
+    question.style.height = Math.min(question.scrollHeight, 160) + 'px';
+  }
+
+  composer.addEventListener('submit', (e) => { e.preventDefault(); sendQuestion(); });
+  question.addEventListener('keydown', (e) => {
+    // isComposing: Enter confirms an IME candidate (e.g. Japanese input) rather than sending.
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendQuestion(); }
+  });
+  question.addEventListener('input', autosize);
+  escalateBtn.addEventListener('click', escalate);
+  emailInput.addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.isComposing) { e.preventDefault(); escalate(); } });
+
+  // ---------- start ----------
+  append(bubble('bot greeting',
+    "Hi! Ask me anything about Tasklane — projects, tasks, billing or integrations. If I can't help, you can escalate to a human at any time."));
+  setBusy(false);
+  connect();
+})();
