@@ -94,3 +94,47 @@ def dead_llm(settings):
         port = s.getsockname()[1]
     settings.LLM_BASE_URL = f"http://127.0.0.1:{port}/v1"
     return settings.LLM_BASE_URL
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_connections(django_db_setup, django_db_blocker):
+    """Let pytest-django drop the test database at the end.
+
+    Async tests reach Postgres from asgiref's worker thread, whose connection outlives
+    the test; without this the final DROP DATABASE finds it still attached.
+    """
+    yield
+    with django_db_blocker.unblock():
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
+def database_url_for_tests() -> str:
+    """A URL to the test database, for processes the tests start (worker, daphne)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.db import connection
+
+    parts = urlsplit(settings.DATABASE_URL)
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process that must reach this test run's services."""
+    from chat import llm
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url_for_tests(),
+        REDIS_URL=settings.REDIS_URL,
+        LLM_BASE_URL=llm.base_url(),
+        HELPDESK_VAR_DIR=str(devstack.VAR_DIR),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env

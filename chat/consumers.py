@@ -43,7 +43,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             return await self.error("bad_json", "That message was not valid JSON.")
         if not isinstance(content, dict):
-            return await self.error("bad_json", "Send a JSON object with a \"type\".")
+            return await self.error("bad_json", 'Send a JSON object with a "type".')
         await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):

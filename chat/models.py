@@ -23,7 +23,9 @@ class Message(models.Model):
         USER = "user", "Customer"
         ASSISTANT = "assistant", "Bot"
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     role = models.CharField(max_length=10, choices=Role.choices)
     text = models.TextField()
     sources = models.JSONField(default=list, blank=True)

@@ -21,10 +21,10 @@ Send = Callable[[dict], Awaitable[None]]
 
 FALLBACK_TEXT = (
     "Sorry, our assistant can't answer right now. The articles below may help, or press "
-    "\"Escalate to human\" and a person from our team will pick this up."
+    '"Escalate to human" and a person from our team will pick this up.'
 )
 FALLBACK_TEXT_NO_SOURCES = (
-    "Sorry, our assistant can't answer right now. Please press \"Escalate to human\" and "
+    'Sorry, our assistant can\'t answer right now. Please press "Escalate to human" and '
     "a person from our team will pick this up."
 )
 

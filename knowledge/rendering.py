@@ -27,8 +27,14 @@ def markdown_to_html(text: str) -> str:
     return nh3.clean(
         _md.render(text),
         tags=ALLOWED_TAGS,
-        attributes={"a": {"href", "title"}, "h2": {"id"}, "h3": {"id"}, "h4": {"id"},
-                    "h5": {"id"}, "h6": {"id"}},
+        attributes={
+            "a": {"href", "title"},
+            "h2": {"id"},
+            "h3": {"id"},
+            "h4": {"id"},
+            "h5": {"id"},
+            "h6": {"id"},
+        },
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )

@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.utils.html import format_html_join, linebreaks
+from django.template.defaultfilters import linebreaksbr
+from django.utils.html import format_html_join
 
 from tickets.models import Ticket
 
@@ -17,10 +18,10 @@ class TicketAdmin(admin.ModelAdmin):
 
     @admin.display(description="Transcript")
     def transcript(self, obj) -> str:
-        # Customer and model text is untrusted: linebreaks(autoescape=True) escapes it.
+        # Customer and model text is untrusted: linebreaksbr escapes it, then marks it safe.
         messages = obj.conversation.messages.all()
         return format_html_join(
             "",
-            '<div class="transcript-line"><strong>{}</strong>{}</div>',
-            ((m.get_role_display(), linebreaks(m.text, autoescape=True)) for m in messages),
+            '<p class="transcript-line"><strong>{}:</strong> {}</p>',
+            ((m.get_role_display(), linebreaksbr(m.text, autoescape=True)) for m in messages),
         )

@@ -1,0 +1,302 @@
+"""Time to first token: the app over its WebSocket versus the same prompt sent straight to the LLM.
+
+Both arms run per question, back to back, against one LLM server with the same KV cache
+state, so "app overhead" (embedding, retrieval, history, DB writes, Channels, the socket) is
+a paired difference, not two runs compared across time. See benchmarks/README.md.
+"""
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import os
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+VAR_AS_GIVEN = os.environ.get("HELPDESK_VAR_DIR")  # for printing the command line
+if VAR_AS_GIVEN:  # absolute, so the daphne child (cwd=ROOT) finds the same services
+    os.environ["HELPDESK_VAR_DIR"] = str(Path(VAR_AS_GIVEN).resolve())
+LOAD_AT_START = os.getloadavg()[0]
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--questions", type=int, default=24, help="how many (at least 20)")
+parser.add_argument("--port", type=int, default=0, help="daphne's port (default: a free one)")
+parser.add_argument("--max-tokens", type=int, default=64, help="answer length cap, both arms")
+parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+args = parser.parse_args()
+if args.questions < 20:
+    parser.error("--questions must be at least 20: fewer makes p95 meaningless")
+# Set before settings load, so this process and the daphne child agree on the cap.
+os.environ["LLM_MAX_TOKENS"] = str(args.max_tokens)
+
+import django  # noqa: E402
+
+django.setup()  # starts (or reuses) the embedded Postgres and Redis under HELPDESK_VAR_DIR
+# openai 3.x logs each request through "httpx2" at INFO (settings only quiets "httpx").
+logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+import openai  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from chat.prompts import SYSTEM_PROMPT, build_messages  # noqa: E402
+from chat.services import sources_for  # noqa: E402
+from helpdesk import devstack  # noqa: E402
+from knowledge.embeddings import embed_query, model_name  # noqa: E402
+from knowledge.selectors import article_count, chunk_search  # noqa: E402
+
+
+class WebSocket:
+    """A minimal RFC 6455 client: the venv has no websockets/aiohttp, and this is all we need."""
+
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, port: int, path: str, cookie: str) -> "WebSocket":
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        headers = {
+            "Host": f"127.0.0.1:{port}",
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Key": key,
+            "Sec-WebSocket-Version": "13",
+            "Origin": f"http://127.0.0.1:{port}",  # the app refuses sockets from other origins
+            "Cookie": cookie,
+        }
+        lines = [f"GET {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
+        writer.write("\r\n".join(lines).encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"WebSocket handshake refused: {head.decode(errors='replace')}")
+        return cls(reader, writer)
+
+    async def send(self, opcode: int, payload: bytes) -> None:
+        # Client frames must be masked; FIN is always set (we never fragment).
+        mask, n = os.urandom(4), len(payload)
+        if n < 126:
+            length = bytes([0x80 | n])
+        elif n < 65536:
+            length = bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            length = bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(bytes([0x80 | opcode]) + length + mask + body)
+        await self.writer.drain()
+
+    async def recv_json(self) -> dict:
+        message = b""
+        while True:
+            b0, b1 = await self.reader.readexactly(2)
+            n = b1 & 0x7F
+            if n >= 126:
+                n = int.from_bytes(await self.reader.readexactly(2 if n == 126 else 8), "big")
+            payload = await self.reader.readexactly(n)  # server frames are unmasked
+            opcode = b0 & 0x0F
+            if opcode == 0x9:  # ping: answer it, keep reading
+                await self.send(0xA, payload)
+            elif opcode == 0x8:
+                raise ConnectionError(f"socket closed by server: {payload[2:]!r}")
+            elif opcode in (0x0, 0x1):  # text, possibly fragmented
+                message += payload
+                if b0 & 0x80:
+                    return json.loads(message)
+
+    async def close(self) -> None:
+        with contextlib.suppress(OSError):
+            await self.send(0x8, (1000).to_bytes(2, "big"))
+        self.writer.close()
+
+
+def new_session(port: int) -> str:
+    """GET / for a fresh sessionid, so the app answers with an empty history."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as resp:
+        cookies = SimpleCookie()
+        for header in resp.headers.get_all("Set-Cookie") or []:
+            cookies.load(header)
+    return f"sessionid={cookies['sessionid'].value}"
+
+
+async def app_arm(port: int, question: str, prime) -> dict:
+    ws = await WebSocket.connect(port, "/ws/chat/", new_session(port))
+    try:
+        await prime()  # after connecting, so nothing else reaches the LLM before the send
+        start = time.perf_counter()
+        await ws.send(0x1, json.dumps({"type": "message", "text": question}).encode())
+        first, deltas, sources = None, 0, None
+        while (msg := await ws.recv_json())["type"] != "done":
+            if msg["type"] == "token":
+                deltas += 1
+                first = first or time.perf_counter() - start
+            elif msg["type"] == "sources":
+                sources = msg["sources"]
+            elif msg["type"] in ("fallback", "error"):  # a fallback TTFT would be meaningless
+                raise RuntimeError(f"the app answered with {msg}")
+        return {"ttft": first, "total": time.perf_counter() - start, "deltas": deltas,
+                "sources": sources}  # fmt: skip
+    finally:
+        await ws.close()
+
+
+async def direct_arm(client, messages: list[dict], prime) -> dict:
+    await prime()
+    start = time.perf_counter()
+    stream = await client.chat.completions.create(
+        model=settings.LLM_MODEL,
+        messages=messages,
+        max_tokens=args.max_tokens,
+        temperature=settings.LLM_TEMPERATURE,
+        stream=True,
+    )
+    first, deltas = None, 0
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:  # what the app sends as `token`
+            deltas += 1
+            first = first or time.perf_counter() - start
+    return {"ttft": first, "total": time.perf_counter() - start, "deltas": deltas}
+
+
+async def run(port: int, base_url: str, prompts: list[tuple]) -> list[dict]:
+    client = openai.AsyncOpenAI(base_url=base_url, api_key=settings.LLM_API_KEY, timeout=120)
+    hi = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "hi"}]
+
+    async def prime():
+        # llama.cpp reuses the KV cache of the previous prompt's common prefix. Leaving
+        # exactly the system prompt cached before each timed request makes the arms equal.
+        await client.chat.completions.create(model=settings.LLM_MODEL, messages=hi, max_tokens=1)
+
+    # One untimed round: first-request costs (connections, lazy imports) are not overhead.
+    await app_arm(port, prompts[0][0], prime)
+    await direct_arm(client, prompts[0][1], prime)
+    rows = []
+    for i, (question, messages, sources) in enumerate(prompts):
+        if i % 2 == 0:  # alternate who goes first, so drift over the run hits both arms
+            app = await app_arm(port, question, prime)
+            direct = await direct_arm(client, messages, prime)
+        else:
+            direct = await direct_arm(client, messages, prime)
+            app = await app_arm(port, question, prime)
+        same = app.pop("sources") == sources  # same retrieval, so the same prompt
+        rows.append({"question": question, "app": app, "direct": direct, "same_sources": same})
+        ms = f"app {app['ttft'] * 1000:7.1f} ms  direct {direct['ttft'] * 1000:7.1f} ms"
+        print(f"  {i + 1:2}/{len(prompts)} {ms}  {question[:50]}", file=sys.stderr)
+    return rows
+
+
+def stats(seconds: list[float]) -> dict:
+    ms = [s * 1000 for s in seconds]
+    p95 = statistics.quantiles(ms, n=100, method="inclusive")[94]
+    return {"n": len(ms), "p50": statistics.median(ms), "p95": p95, "mean": statistics.mean(ms)}
+
+
+def report(rows: list[dict], base_url: str) -> dict:
+    app, direct = ([r[arm]["ttft"] for r in rows] for arm in ("app", "direct"))
+    overhead = [a - d for a, d in zip(app, direct, strict=True)]
+    table = {
+        "app (WebSocket)": stats(app),
+        "direct LLM": stats(direct),
+        "app overhead (paired per question)": stats(overhead),
+    }
+    env = {
+        "llm": f"{base_url} model={settings.LLM_MODEL}",
+        "embedding model": model_name(),
+        "cpus": os.cpu_count(),
+        "retrieval top k": settings.RETRIEVAL_TOP_K,
+        "max tokens": args.max_tokens,
+        # On a shared machine the LLM's prompt evaluation is noisy; this says how busy it was.
+        "load avg (1 min)": f"{LOAD_AT_START:.2f} at start, {os.getloadavg()[0]:.2f} at end",
+    }
+    prefix = f"HELPDESK_VAR_DIR={VAR_AS_GIVEN} " if VAR_AS_GIVEN else ""
+    command = prefix + shlex.join([os.path.relpath(sys.executable, ROOT), *sys.argv])
+    print(f"\nCommand: {command}")
+    for key, value in env.items():
+        print(f"{key:17} {value}")
+    print(f"\nTime to first token ({len(rows)} questions, one run)")
+    print(f"{'':36} {'n':>4} {'p50 ms':>9} {'p95 ms':>9} {'mean ms':>9}")
+    for name, s in table.items():
+        print(f"{name:36} {s['n']:>4} {s['p50']:>9.1f} {s['p95']:>9.1f} {s['mean']:>9.1f}")
+    totals = {arm: stats([r[arm]["total"] for r in rows])["p50"] for arm in ("app", "direct")}
+    deltas = {arm: statistics.mean(r[arm]["deltas"] for r in rows) for arm in ("app", "direct")}
+    same = sum(r["same_sources"] for r in rows)
+    print(f"\nTotal answer time p50: app {totals['app']:.1f} ms, direct {totals['direct']:.1f} ms")
+    print(f"Mean deltas per answer: app {deltas['app']:.1f}, direct {deltas['direct']:.1f}")
+    print(f"Same retrieved sources in both arms: {same}/{len(rows)}")
+    return {"command": command, "environment": env, "ttft_ms": table, "total_p50_ms": totals,
+            "mean_deltas": deltas, "same_sources": same, "rows": rows}  # fmt: skip
+
+
+def start_daphne(port: int) -> subprocess.Popen:
+    log = devstack.VAR_DIR / "bench-daphne.log"
+    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+    with open(log, "ab") as fh:  # the child keeps its own copy of the handle
+        proc = subprocess.Popen(
+            [*cmd, "helpdesk.asgi:application"], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 180  # daphne loads the embedding model before serving
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            new_session(port)
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"daphne did not start serving GET /; see {log}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    daphne = None
+    try:
+        base_url = settings.LLM_BASE_URL or devstack.llm_base_url()
+        call_command("migrate", interactive=False, verbosity=0)
+        if article_count() == 0:
+            call_command("ingest_kb", str(ROOT / "knowledge" / "demo_kb"), verbosity=0)
+        lines = (ROOT / "knowledge" / "eval" / "dev.jsonl").read_text().splitlines()
+        entries = [json.loads(line) for line in lines if line.strip()]
+        questions = [e["question"] for e in entries if not e.get("previous")][: args.questions]
+        if len(questions) < args.questions:
+            sys.exit(f"dev.jsonl has only {len(questions)} single-turn questions")
+        # The direct arm's prompts, built as chat/services.py builds them (a fresh session
+        # has no history). Built up front: the direct arm times the LLM alone.
+        prompts = []
+        for q in questions:
+            chunks = chunk_search(embedding=embed_query(q), limit=settings.RETRIEVAL_TOP_K)
+            messages = build_messages(question=q, chunks=chunks, history=[])
+            prompts.append((q, messages, sources_for(chunks)))
+        port = args.port or free_port()
+        daphne = start_daphne(port)
+        rows = asyncio.run(run(port, base_url, prompts))
+        result = report(rows, base_url)
+        if args.json:
+            print(json.dumps(result, indent=2))
+    finally:
+        if daphne is not None and daphne.poll() is None:
+            daphne.send_signal(signal.SIGTERM)
+            try:
+                daphne.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                daphne.kill()
+        devstack.stop_started()  # only what this process started; a running stack stays
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The support page in a real headless Chromium, against a real daphne."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from django.conf import settings
+
+from conftest import child_env
+from tickets.models import Ticket
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_url(demo_kb, tmp_path):
+    port = _free_port()
+    log = open(tmp_path / "daphne.log", "wb")  # noqa: SIM115 - the process outlives this block
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "helpdesk.asgi:application"],
+        cwd=settings.BASE_DIR, env=child_env(WARM_UP="1", LLM_MAX_TOKENS="60"),
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail((tmp_path / "daphne.log").read_text()[-3000:])
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=15)
+    log.close()
+
+
+@pytest.fixture
+def page(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in the test
+    # are still plain sync calls (Django's documented switch for this case).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does).")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser.new_page()
+        browser.close()
+
+
+def test_a_customer_asks_sees_the_answer_stream_and_escalates(live_url, page):
+    page.goto(live_url + "/")
+    page.wait_for_function("document.querySelector('#status').textContent === 'connected'")
+    # Count DOM updates in the log, to see the answer arrive in pieces, not at once.
+    page.evaluate(
+        """() => {
+            window.logUpdates = 0;
+            new MutationObserver((records) => { window.logUpdates += records.length; })
+                .observe(document.querySelector('#log'),
+                         {childList: true, subtree: true, characterData: true});
+        }"""
+    )
+
+    page.fill("#question", "I forgot my password. How do I reset it?")
+    page.press("#question", "Enter")
+
+    page.wait_for_selector(".msg.user")
+    answer = page.locator(".msg.bot:not(.greeting)").first
+    answer.wait_for()
+    page.wait_for_selector(".msg.bot:not(.greeting):not(.streaming)", timeout=60_000)
+    assert page.evaluate("window.logUpdates") > 5
+    assert len(answer.inner_text().strip()) > 20
+    link = page.locator("ul.sources a").first
+    assert link.get_attribute("href").startswith("/kb/reset-password/")
+
+    page.fill("#email", "pat@example.com")
+    page.click("#escalate")
+    page.wait_for_function("document.querySelector('#ticket').textContent.includes('HD-')")
+    number = page.inner_text("#ticket").split("Ticket ")[1].split()[0]
+    ticket = Ticket.objects.get(number=number)
+    assert ticket.email == "pat@example.com"
+    assert ticket.conversation.messages.count() == 2

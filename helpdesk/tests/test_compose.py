@@ -1,0 +1,287 @@
+"""The production deployment files: docker-compose.yml, the Dockerfile and requirements-gpu.txt.
+
+No Docker is needed: the files are read and checked against what settings.py expects.
+"""
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+SETTINGS_SOURCE = (ROOT / "helpdesk" / "settings.py").read_text()
+
+# What a production .env must provide; everything else in the compose file has a default.
+SECRETS = {"POSTGRES_PASSWORD": "pw", "SECRET_KEY": "sk", "HF_TOKEN": "hf"}
+
+# The external services every app container needs, as settings.py names them.
+SERVICE_VARIABLES = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "LLM_BASE_URL",
+    "LLM_MODEL",
+    "EMBEDDING_MODEL",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+}
+APP_SERVICES = ["web", "worker"]
+
+
+class MissingVariable(Exception):
+    pass
+
+
+def interpolate(value, env: dict[str, str]):
+    """Substitute ${NAME}, ${NAME:-default} and ${NAME:?error} the way Compose does."""
+    if isinstance(value, dict):
+        return {key: interpolate(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, env) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, operator, argument = match.group(1), match.group(2), match.group(3)
+        current = env.get(name)
+        missing = current is None or (current == "" and operator.startswith(":"))
+        if not missing:
+            return current
+        if operator.endswith("-"):
+            return argument
+        if operator.endswith("?"):
+            raise MissingVariable(f"{name}: {argument}")
+        return ""
+
+    return re.sub(r"\$\$|\$\{(\w+)(:?[-?]|)([^}]*)\}", substitute, value)
+
+
+def load_compose(env: dict[str, str] | None = None) -> dict:
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return interpolate(raw, SECRETS if env is None else env)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return load_compose()
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {name: str(value) for name, value in env.items()}
+
+
+def command_args(service: dict) -> list[str]:
+    command = service.get("command", [])
+    return command.split() if isinstance(command, str) else [str(arg) for arg in command]
+
+
+def depends_on(service: dict) -> dict[str, str]:
+    """{dependency: condition}, whichever of Compose's two spellings the service uses."""
+    deps = service.get("depends_on", {})
+    if isinstance(deps, list):
+        return {name: "service_started" for name in deps}
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in deps.items()}
+
+
+def names_settings_reads() -> set[str]:
+    """Every environment variable settings.py reads: os.environ.get("X"), envint("X"), ..."""
+    calls = re.findall(
+        r'(?:os\.environ\.get|env(?:bool|int|float|list))\(\s*"([A-Z][A-Z0-9_]*)"',
+        SETTINGS_SOURCE,
+    )
+    subscripts = re.findall(r'os\.environ\["([A-Z][A-Z0-9_]*)"\]', SETTINGS_SOURCE)
+    return set(calls) | set(subscripts)
+
+
+def dockerfile_instructions() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined and comments dropped."""
+    instructions, current = [], ""
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        instructions.append(current + stripped)
+        current = ""
+    if current:
+        instructions.append(current)
+    return instructions
+
+
+def requirement_names(filename: str) -> set[str]:
+    names = set()
+    for line in (ROOT / filename).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.match(r"[A-Za-z0-9._-]+", line).group(0).lower())
+    return names
+
+
+def test_it_defines_the_five_production_services(services):
+    assert {"postgres", "redis", "vllm", "web", "worker"} <= set(services)
+
+
+def test_postgres_is_the_pgvector_image(services):
+    assert services["postgres"]["image"].startswith("pgvector/pgvector")
+
+
+def test_vllm_serves_llama_3_1_8b_instruct(services):
+    vllm = services["vllm"]
+    assert vllm["image"].startswith("vllm/vllm-openai")
+    assert "meta-llama/Llama-3.1-8B-Instruct" in command_args(vllm)
+
+
+def test_vllm_serves_the_model_under_the_name_the_app_asks_for(services):
+    args = command_args(services["vllm"])
+    served_name = args[args.index("--served-model-name") + 1]
+    for name in APP_SERVICES:
+        assert environment(services[name])["LLM_MODEL"] == served_name
+
+
+def test_vllm_reserves_a_gpu(services):
+    devices = services["vllm"]["deploy"]["resources"]["reservations"]["devices"]
+    assert any("gpu" in device.get("capabilities", []) for device in devices)
+
+
+def test_the_vllm_image_is_the_version_requirements_gpu_pins(services):
+    pinned = re.search(
+        r"^vllm==(\S+)", (ROOT / "requirements-gpu.txt").read_text(), re.MULTILINE
+    ).group(1)
+    assert services["vllm"]["image"] == f"vllm/vllm-openai:v{pinned}"
+
+
+def test_every_service_waited_on_until_healthy_has_a_healthcheck(services):
+    waited_on = {
+        dependency
+        for service in services.values()
+        for dependency, condition in depends_on(service).items()
+        if condition == "service_healthy"
+    }
+    assert waited_on >= {"postgres", "redis", "vllm"}
+    for name in waited_on:
+        assert services[name].get("healthcheck", {}).get("test"), name
+
+
+@pytest.mark.parametrize(
+    ("name", "dependencies"),
+    [("web", ["postgres", "redis", "vllm"]), ("worker", ["postgres", "redis"])],
+)
+def test_the_app_services_wait_until_their_services_are_healthy(services, name, dependencies):
+    deps = depends_on(services[name])
+    for dependency in dependencies:
+        assert deps.get(dependency) == "service_healthy", dependency
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_the_app_services_start_after_the_migrations_have_run(services, name):
+    assert command_args(services["migrate"])[-3:] == ["manage.py", "migrate", "--noinput"]
+    assert depends_on(services[name])["migrate"] == "service_completed_successfully"
+
+
+def test_web_has_a_healthcheck(services):
+    assert services["web"]["healthcheck"]["test"]
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_the_app_services_set_every_service_variable_settings_reads(services, name):
+    assert names_settings_reads() >= SERVICE_VARIABLES
+    assert set(environment(services[name])) >= SERVICE_VARIABLES
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_the_app_services_set_only_variables_settings_reads(services, name):
+    assert set(environment(services[name])) <= names_settings_reads()
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_the_llm_base_url_points_at_the_vllm_service(services, name):
+    url = environment(services[name])["LLM_BASE_URL"]
+    assert urlsplit(url).hostname == "vllm"
+    assert url.endswith("/v1")
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_the_database_and_redis_urls_point_at_their_services(services, name):
+    env = environment(services[name])
+    database = urlsplit(env["DATABASE_URL"])
+    assert database.scheme in ("postgres", "postgresql")
+    assert database.hostname == "postgres"
+    assert database.password == SECRETS["POSTGRES_PASSWORD"]
+    assert urlsplit(env["REDIS_URL"]).hostname == "redis"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_the_embedding_model_is_one_settings_knows(services, name):
+    model = environment(services[name])["EMBEDDING_MODEL"]
+    assert model
+    assert model in settings.KNOWN_EMBEDDING_DIMENSIONS
+
+
+def test_the_image_bakes_in_the_embedding_model_the_app_uses(services):
+    for name in APP_SERVICES:
+        service = services[name]
+        assert (
+            service["build"]["args"]["EMBEDDING_MODEL"] == (environment(service)["EMBEDDING_MODEL"])
+        )
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_production_runs_without_debug_and_with_secure_cookies(services, name):
+    env = environment(services[name])
+    assert env["DEBUG"].lower() in ("0", "false", "no", "off")
+    assert env["SECURE_COOKIES"].lower() in ("1", "true", "yes", "on")
+
+
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_compose_refuses_to_start_without_a_secret(secret):
+    without = {name: value for name, value in SECRETS.items() if name != secret}
+    with pytest.raises(MissingVariable, match=secret):
+        load_compose(without)
+
+
+def test_the_dockerfile_installs_cpu_torch_before_requirements():
+    runs = [line for line in dockerfile_instructions() if line.startswith("RUN ")]
+    torch = next(i for i, line in enumerate(runs) if re.search(r"pip install .*torch==", line))
+    requirements = next(
+        i for i, line in enumerate(runs) if "pip install -r requirements.txt" in line
+    )
+    assert torch < requirements
+    assert "download.pytorch.org/whl/cpu" in runs[torch]
+
+
+def test_the_dockerfile_never_installs_vllm_or_the_embedded_services():
+    instructions = "\n".join(dockerfile_instructions())
+    assert "vllm" not in instructions.lower()
+    assert "requirements-embedded" not in instructions
+    assert "requirements-dev" not in instructions
+
+
+def test_the_dockerfile_runs_as_a_non_root_user():
+    users = [line.split()[1] for line in dockerfile_instructions() if line.startswith("USER ")]
+    assert users
+    assert users[-1] not in ("root", "0")
+
+
+def test_vllm_is_only_in_requirements_gpu():
+    assert "vllm" not in requirement_names("requirements.txt")
+    assert "vllm" in requirement_names("requirements-gpu.txt")
+
+
+def test_the_docker_build_leaves_out_local_state_and_secrets():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".venv", "var", ".git", "staticfiles", ".env"} <= ignored

@@ -1,0 +1,45 @@
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from helpdesk.settings import envbool, envfloat, envint, envlist
+
+
+def test_envbool_reads_the_usual_spellings(monkeypatch):
+    for value, expected in [
+        ("1", True),
+        ("yes", True),
+        ("TRUE", True),
+        ("0", False),
+        ("off", False),
+    ]:
+        monkeypatch.setenv("FLAG", value)
+        assert envbool("FLAG", not expected) is expected
+
+
+def test_unset_or_empty_variables_take_the_default(monkeypatch):
+    monkeypatch.delenv("FLAG", raising=False)
+    monkeypatch.setenv("NUMBER", "")
+    assert envbool("FLAG", True) is True
+    assert envint("NUMBER", 7) == 7
+
+
+def test_it_rejects_malformed_values_with_the_variables_name(monkeypatch):
+    monkeypatch.setenv("FLAG", "maybe")
+    monkeypatch.setenv("NUMBER", "ten")
+    monkeypatch.setenv("RATIO", "half")
+    with pytest.raises(ImproperlyConfigured, match="FLAG"):
+        envbool("FLAG", False)
+    with pytest.raises(ImproperlyConfigured, match="NUMBER"):
+        envint("NUMBER", 1)
+    with pytest.raises(ImproperlyConfigured, match="RATIO"):
+        envfloat("RATIO", 1.0)
+
+
+def test_envlist_splits_on_commas_and_drops_blanks(monkeypatch):
+    monkeypatch.setenv("HOSTS", " a.example , ,b.example")
+    assert envlist("HOSTS", "") == ["a.example", "b.example"]
+
+
+def test_the_default_embedding_model_has_384_dimensions(settings):
+    assert settings.EMBEDDING_DIMENSIONS == 384
+    assert settings.KNOWN_EMBEDDING_DIMENSIONS["BAAI/bge-small-en-v1.5"] == 384

@@ -1,0 +1,49 @@
+from chat.models import Conversation, Message
+from tickets.models import Ticket
+
+
+def _ticket() -> Ticket:
+    conversation = Conversation.objects.create(session_key="s")
+    Message.objects.create(conversation=conversation, role="user", text="<b>Help</b> me")
+    Message.objects.create(
+        conversation=conversation, role="assistant", text="Try <script>x</script>"
+    )
+    return Ticket.objects.create(conversation=conversation, subject="Help me")
+
+
+def test_agents_see_escalated_tickets_in_the_list(admin_client):
+    ticket = _ticket()
+    response = admin_client.get("/admin/tickets/ticket/")
+    page = response.content.decode()
+
+    assert response.status_code == 200
+    assert ticket.number in page
+    assert "New" in page and "Normal" in page
+
+
+def test_the_ticket_page_shows_the_escaped_transcript(admin_client):
+    ticket = _ticket()
+    response = admin_client.get(f"/admin/tickets/ticket/{ticket.pk}/change/")
+    page = response.content.decode()
+
+    assert response.status_code == 200
+    assert "&lt;b&gt;Help&lt;/b&gt; me" in page
+    assert "Try &lt;script&gt;x&lt;/script&gt;" in page
+    assert "<script>x</script>" not in page
+
+
+def test_agents_can_assign_and_change_status(admin_client, admin_user):
+    ticket = _ticket()
+    response = admin_client.post(
+        f"/admin/tickets/ticket/{ticket.pk}/change/",
+        {
+            "status": "open",
+            "priority": "high",
+            "assignee": admin_user.pk,
+            "email": "",
+            "subject": "Help me",
+        },
+    )
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.priority, ticket.assignee) == ("open", "high", admin_user)
