@@ -34,19 +34,16 @@ def _short_answers(settings):
 
 
 def _demo_articles() -> list[tuple[dict, list]]:
-    from knowledge import embeddings
     from knowledge.extract import extract
     from knowledge.models import Article
-    from knowledge.services import _build_chunks
+    from knowledge.services import _build_chunks, embedding_pipeline
 
     if not _demo_rows:
         for path in sorted((settings.BASE_DIR / "knowledge" / "demo_kb").glob("*.md")):
             extracted = extract(filename=path.name, data=path.read_bytes())
             fields = {"slug": path.stem, "title": extracted.title, "body": extracted.body}
             chunks = _build_chunks(Article(**fields))
-            fields["content_hash"] = Article(**fields).compute_hash(
-                model_name=embeddings.model_name()
-            )
+            fields["content_hash"] = Article(**fields).compute_hash(pipeline=embedding_pipeline())
             _demo_rows.append((fields, chunks))
     return _demo_rows
 

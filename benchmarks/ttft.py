@@ -69,31 +69,22 @@ class WebSocket:
     async def connect(cls, port: int, path: str, cookie: str) -> "WebSocket":
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         key = base64.b64encode(os.urandom(16)).decode()
-        headers = {
-            "Host": f"127.0.0.1:{port}",
-            "Upgrade": "websocket",
-            "Connection": "Upgrade",
-            "Sec-WebSocket-Key": key,
-            "Sec-WebSocket-Version": "13",
-            "Origin": f"http://127.0.0.1:{port}",  # the app refuses sockets from other origins
-            "Cookie": cookie,
-        }
-        lines = [f"GET {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
-        writer.write("\r\n".join(lines).encode())
+        # The Origin must be the app's own: it refuses sockets opened from other sites.
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: http://127.0.0.1:{port}\r\nCookie: {cookie}\r\n\r\n".encode()
+        )
         head = await reader.readuntil(b"\r\n\r\n")
         if not head.startswith(b"HTTP/1.1 101"):
             raise RuntimeError(f"WebSocket handshake refused: {head.decode(errors='replace')}")
         return cls(reader, writer)
 
     async def send(self, opcode: int, payload: bytes) -> None:
-        # Client frames must be masked; FIN is always set (we never fragment).
+        # Client frames must be masked; FIN is always set (we never fragment). Questions
+        # are capped at CHAT_MAX_MESSAGE_CHARS, so a 16-bit length is always enough.
         mask, n = os.urandom(4), len(payload)
-        if n < 126:
-            length = bytes([0x80 | n])
-        elif n < 65536:
-            length = bytes([0x80 | 126]) + n.to_bytes(2, "big")
-        else:
-            length = bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
         body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.writer.write(bytes([0x80 | opcode]) + length + mask + body)
         await self.writer.drain()

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count
+from django.template.defaultfilters import filesizeformat
 from django.utils.text import slugify
 
 from knowledge.extract import SUPPORTED, ExtractionError, extract
@@ -33,12 +34,15 @@ class ArticleForm(forms.ModelForm):
             self.add_error("title", "Give the article a title.")
         if not cleaned.get("slug") and cleaned.get("title"):
             cleaned["slug"] = slugify(cleaned["title"])[:200]
+        if not cleaned.get("slug") and not self.errors:
+            # slugify() drops non-Latin titles entirely; an empty slug would break /kb/.
+            self.add_error("slug", "Give the article a slug (letters, numbers, hyphens).")
         return cleaned
 
     def _apply_upload(self, cleaned: dict, upload: UploadedFile) -> None:
         if upload.size > settings.KB_UPLOAD_MAX_BYTES:
-            limit = settings.KB_UPLOAD_MAX_BYTES // (1024 * 1024)
-            self.add_error("file", f"{upload.name} is larger than {limit} MB.")
+            limit = filesizeformat(settings.KB_UPLOAD_MAX_BYTES)
+            self.add_error("file", f"{upload.name} is larger than {limit}.")
             return
         try:
             extracted = extract(filename=upload.name, data=upload.read())

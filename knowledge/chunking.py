@@ -11,8 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.text import slugify
+from markdown_it import MarkdownIt
+from mdit_py_plugins.anchors.index import unique_slug
 
-HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# A closing run of #s must be separated by a space, so "## Using C#" keeps its "#".
+HEADING = re.compile(r"^(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -35,14 +38,39 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
+_inline = MarkdownIt("commonmark")
+
+
 def heading_anchor(title: str) -> str:
     """The id the KB page gives a heading; the chunker and the renderer must agree."""
     return slugify(title)
 
 
+def heading_text(markdown: str) -> str:
+    """A heading's text as the page shows it: links, emphasis and entities resolved.
+
+    Mirrors what mdit-py-plugins' anchors plugin slugifies (text and code spans)."""
+    tokens = _inline.parseInline(markdown)[0].children or []
+    return "".join(t.content for t in tokens if t.type in ("text", "code_inline")).strip()
+
+
+def title_from_markdown(text: str) -> str | None:
+    """The first level-1 heading outside code fences, if any."""
+    in_fence = False
+    for line in text.splitlines():
+        if FENCE.match(line):
+            in_fence = not in_fence
+            continue
+        match = None if in_fence else HEADING.match(line)
+        if match and len(match.group(1)) == 1:
+            return heading_text(match.group(2))
+    return None
+
+
 def split_sections(markdown: str) -> list[Section]:
     path: list[tuple[int, str]] = []
     sections = [Section("", "", [])]
+    anchors: set[str] = set()
     paragraph: list[str] = []
     in_fence = False
 
@@ -57,11 +85,13 @@ def split_sections(markdown: str) -> list[Section]:
         match = None if in_fence else HEADING.match(line)
         if match:
             flush()
-            level, title = len(match.group(1)), match.group(2)
+            level, title = len(match.group(1)), heading_text(match.group(2))
             path = [(lvl, t) for lvl, t in path if lvl < level] + [(level, title)]
             # The H1 is the article title; it does not need repeating in every chunk.
             shown = " › ".join(t for lvl, t in path if lvl > 1)
-            sections.append(Section(shown, heading_anchor(title) if level > 1 else "", []))
+            # Repeated headings get -1, -2… exactly as the page renderer numbers them.
+            anchor = unique_slug(heading_anchor(title), anchors) if level > 1 else ""
+            sections.append(Section(shown, anchor, []))
         elif not line.strip() and not in_fence:
             flush()
         else:
@@ -96,15 +126,19 @@ def chunk_markdown(
     max_tokens: int = 180,
     overlap_tokens: int = 30,
     count: Callable[[str], int] = word_count,
+    reserve: Callable[[str], int] = lambda heading: 0,
 ) -> list[ChunkDraft]:
+    """Chunks of at most `max_tokens`, less what `reserve(heading)` keeps for the text
+    embedded with each chunk (title, heading) and the overlap carried into it."""
     chunks: list[ChunkDraft] = []
     for section in split_sections(markdown):
+        budget = max(min(max_tokens, 32), max_tokens - reserve(section.heading))
         current: list[str] = []
         size = 0
         for paragraph in section.paragraphs:
-            for piece in _pieces(paragraph, max_tokens, count):
+            for piece in _pieces(paragraph, budget, count):
                 piece_size = count(piece)
-                if current and size + piece_size > max_tokens:
+                if current and size + piece_size > budget:
                     chunks.append(ChunkDraft(section.heading, section.anchor, "\n\n".join(current)))
                     current = _overlap(current, overlap_tokens, count)
                     size = sum(count(p) for p in current)

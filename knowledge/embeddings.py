@@ -88,6 +88,11 @@ def tokenizer():
     return get_model().tokenizer
 
 
+def max_sequence_length() -> int:
+    """How many tokens the model reads; it silently ignores the rest of a longer text."""
+    return get_model().max_seq_length
+
+
 def stored_dimension() -> int | None:
     """The dimension of the vectors column in the database, or None before migrating."""
     with connection.cursor() as cursor:

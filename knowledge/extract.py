@@ -9,8 +9,9 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from knowledge.chunking import title_from_markdown
+
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
-H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
 class ExtractionError(ValueError):
@@ -34,7 +35,7 @@ def extract(*, filename: str, data: bytes) -> Extracted:
     if not data.strip():
         raise ExtractionError(f"{filename} is empty.")
     if suffix == ".pdf":
-        result = _from_pdf(data, stem)
+        result = _from_pdf(data, filename)
     elif suffix in (".html", ".htm"):
         result = _from_html(_decode(data, filename), stem)
     else:
@@ -49,11 +50,6 @@ def _decode(data: bytes, filename: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ExtractionError(f"{filename} is not UTF-8 text.") from None
-
-
-def title_from_markdown(text: str) -> str | None:
-    match = H1.search(text)
-    return match.group(1).strip() if match else None
 
 
 def _from_markdown(text: str, stem: str) -> Extracted:
@@ -74,19 +70,20 @@ def _from_html(html: str, stem: str) -> Extracted:
     return Extracted(title=title or title_from_markdown(body) or _humanise(stem), body=body)
 
 
-def _from_pdf(data: bytes, stem: str) -> Extracted:
+def _from_pdf(data: bytes, filename: str) -> Extracted:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise ExtractionError(f"{stem}.pdf could not be read as a PDF: {exc}") from None
+    # A malformed PDF can fail anywhere inside pypdf; any failure means "unreadable".
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise ExtractionError(f"{filename} could not be read as a PDF: {exc}") from None
     # Pages become paragraphs so the chunker never glues two pages' sentences together.
     body = "\n\n".join(p.strip() for p in pages if p.strip())
-    return Extracted(title=meta_title.strip() or _humanise(stem), body=body)
+    return Extracted(title=meta_title.strip() or _humanise(PurePath(filename).stem), body=body)
 
 
 def _humanise(stem: str) -> str:

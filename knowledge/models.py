@@ -43,17 +43,18 @@ class Article(models.Model):
     def public_url(self) -> str:
         return self.source_url or self.get_absolute_url()
 
-    def compute_hash(self, *, model_name: str) -> str:
-        # The model is part of the hash: switching models must re-embed unchanged text.
+    def compute_hash(self, *, pipeline: str) -> str:
+        # The pipeline (model, chunking) is part of the hash: changing either must
+        # re-embed unchanged text.
         digest = hashlib.sha256()
-        for part in (model_name, self.title, self.body):
+        for part in (pipeline, self.title, self.body):
             digest.update(part.encode())
             digest.update(b"\0")
         return digest.hexdigest()
 
-    def is_current(self, *, model_name: str) -> bool:
+    def is_current(self, *, pipeline: str) -> bool:
         return self.status == self.Status.READY and self.content_hash == self.compute_hash(
-            model_name=model_name
+            pipeline=pipeline
         )
 
 

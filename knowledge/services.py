@@ -6,13 +6,22 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from knowledge import embeddings
 from knowledge.chunking import chunk_markdown
-from knowledge.extract import extract
+from knowledge.extract import ExtractionError, extract
 from knowledge.models import Article, Chunk
 
 logger = logging.getLogger(__name__)
+OVERLAP_TOKENS = 30
+# Bump when chunking changes in a way that should re-embed every article.
+CHUNKER_VERSION = 2
+
+
+def embedding_pipeline() -> str:
+    """What produced an article's chunks: stored in its hash, so a change re-embeds."""
+    return f"{embeddings.model_name()}|{settings.CHUNK_MAX_TOKENS}|{CHUNKER_VERSION}"
 
 
 def article_embed(*, article_id: int) -> bool:
@@ -21,11 +30,11 @@ def article_embed(*, article_id: int) -> bool:
     Safe to run twice: when the stored content hash matches the article and the model,
     nothing is done. Returns whether new chunks were written.
     """
-    model_name = embeddings.model_name()
+    pipeline = embedding_pipeline()
     article = Article.objects.filter(pk=article_id).first()
-    if article is None or article.is_current(model_name=model_name):
+    if article is None or article.is_current(pipeline=pipeline):
         return False
-    content_hash = article.compute_hash(model_name=model_name)
+    content_hash = article.compute_hash(pipeline=pipeline)
     try:
         chunks = _build_chunks(article)
     except Exception as exc:  # the editor sees why in the admin; the worker keeps going
@@ -38,7 +47,7 @@ def article_embed(*, article_id: int) -> bool:
         locked = Article.objects.select_for_update().filter(pk=article_id).first()
         # The article may have been edited (or deleted) while we embedded; the task that
         # the edit enqueued will embed the newer text, so these vectors are thrown away.
-        if locked is None or locked.compute_hash(model_name=model_name) != content_hash:
+        if locked is None or locked.compute_hash(pipeline=pipeline) != content_hash:
             return False
         Chunk.objects.filter(article=locked).delete()
         for position, chunk in enumerate(chunks):
@@ -49,7 +58,7 @@ def article_embed(*, article_id: int) -> bool:
             content_hash=content_hash,
             error="",
             embedded_at=timezone.now(),
-            embedding_model=model_name,
+            embedding_model=embeddings.model_name(),
         )
     return True
 
@@ -60,7 +69,19 @@ def _build_chunks(article: Article) -> list[Chunk]:
     def count(text: str) -> int:
         return len(tokenizer.tokenize(text))
 
-    drafts = chunk_markdown(article.body, max_tokens=settings.CHUNK_MAX_TOKENS, count=count)
+    def reserve(heading: str) -> int:
+        # embedding_text() adds the title and heading; the overlap is carried in; and the
+        # model adds two special tokens. All of it must fit in what the model reads.
+        return count(f"{article.title} — {heading}") + OVERLAP_TOKENS + 4
+
+    max_tokens = min(settings.CHUNK_MAX_TOKENS, embeddings.max_sequence_length())
+    drafts = chunk_markdown(
+        article.body,
+        max_tokens=max_tokens,
+        overlap_tokens=OVERLAP_TOKENS,
+        count=count,
+        reserve=reserve,
+    )
     chunks = [
         Chunk(article=article, heading=d.heading, anchor=d.anchor, text=d.text) for d in drafts
     ]
@@ -74,7 +95,7 @@ def article_schedule_embedding(*, article: Article) -> None:
     """Mark the article pending and enqueue its embedding once the transaction commits."""
     from knowledge.tasks import embed_article
 
-    if article.is_current(model_name=embeddings.model_name()):
+    if article.is_current(pipeline=embedding_pipeline()):
         return
     Article.objects.filter(pk=article.pk).update(status=Article.Status.PENDING, error="")
     transaction.on_commit(lambda: embed_article.delay(article.pk))
@@ -83,11 +104,14 @@ def article_schedule_embedding(*, article: Article) -> None:
 def article_upsert_from_file(*, path: Path) -> tuple[Article, bool]:
     """Create or update the article whose slug is the file's name. Returns (article, changed)."""
     extracted = extract(filename=path.name, data=path.read_bytes())
-    slug = path.stem.lower()
+    slug = slugify(path.stem)[:200]
+    if not slug:
+        raise ExtractionError(f"{path.name}: rename the file; its name gives no usable slug.")
+    title = extracted.title[:200]
     article = Article.objects.filter(slug=slug).first()
-    if article and article.title == extracted.title and article.body == extracted.body:
+    if article and article.title == title and article.body == extracted.body:
         return article, False
     article = article or Article(slug=slug)
-    article.title, article.body = extracted.title[:200], extracted.body
+    article.title, article.body = title, extracted.body
     article.save()
     return article, True

@@ -150,12 +150,6 @@ def test_an_oversized_file_is_rejected(admin_client, settings):
     assert not Article.objects.exists()
 
 
-@pytest.mark.xfail(
-    reason="admin.ArticleForm._apply_upload shows the limit as KB_UPLOAD_MAX_BYTES // 1 MiB, "
-    "so any limit under 1 MB reads 'larger than 0 MB' (and 1.5 MB reads '1 MB')",
-    raises=AssertionError,
-    strict=True,
-)
 def test_the_oversize_message_states_a_meaningful_limit(admin_client, settings):
     settings.KB_UPLOAD_MAX_BYTES = 500 * 1024
     upload = SimpleUploadedFile("big.md", b"# Big\n\n" + b"word " * 120_000)
@@ -166,13 +160,6 @@ def test_the_oversize_message_states_a_meaningful_limit(admin_client, settings):
     assert "larger than 0 MB" not in errors_of(response)
 
 
-@pytest.mark.xfail(
-    reason="admin.ArticleForm.clean derives the slug with slugify(title), which is '' for a "
-    "title with no ASCII letters; the empty slug is excluded from validation and saved, "
-    "and /kb/ then fails with NoReverseMatch",
-    raises=AssertionError,
-    strict=True,
-)
 def test_a_title_without_latin_letters_does_not_save_an_empty_slug(admin_client):
     response = admin_client.post(ADD_URL, form_data(title="退款政策", body="十四天内全额退款。"))
 

@@ -120,13 +120,6 @@ def test_every_demo_chunk_links_to_a_heading_on_its_page(client, demo_kb):
             assert anchor in ids, (article.slug, anchor)
 
 
-@pytest.mark.xfail(
-    reason="chunking.split_sections gives repeated headings the same anchor, but the "
-    "renderer's anchors_plugin de-duplicates them ('android', 'android-1'), so the second "
-    "section's chunks link to the first section",
-    raises=AssertionError,
-    strict=True,
-)
 def test_repeated_headings_link_each_chunk_to_its_own_section():
     body = (
         "## Install the app\n\n### Android\n\nGet it from Google Play.\n\n"
@@ -139,13 +132,6 @@ def test_repeated_headings_link_each_chunk_to_its_own_section():
     assert chunk_anchors == [a for a in page_ids if a not in ("install-the-app", "remove-the-app")]
 
 
-@pytest.mark.xfail(
-    reason="chunking.heading_anchor slugifies the raw Markdown of a heading, the renderer "
-    "slugifies its text: '## See [the docs](https://x.example)' gives 'see-the-docshttpsxexample' "
-    "vs 'see-the-docs'",
-    raises=AssertionError,
-    strict=True,
-)
 def test_a_heading_with_a_link_gets_the_same_anchor_in_the_chunk_and_on_the_page():
     body = "## See [the docs](https://x.example)\n\nMore there.\n"
 

@@ -91,12 +91,6 @@ def test_closing_hashes_are_not_part_of_the_heading():
     assert sections[0].anchor == "refund-policy"
 
 
-@pytest.mark.xfail(
-    reason="chunking.HEADING strips a trailing '#' that is not preceded by a space "
-    "(CommonMark closing sequence needs one): '## Using C#' becomes 'Using C'",
-    raises=AssertionError,
-    strict=True,
-)
 def test_a_hash_at_the_end_of_a_heading_word_is_kept():
     sections = split_sections("## Using C#\n\nSharp.\n")
 

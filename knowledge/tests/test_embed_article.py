@@ -5,7 +5,7 @@ from django.conf import settings
 
 from knowledge import embeddings
 from knowledge.models import Article, Chunk
-from knowledge.services import article_embed, article_schedule_embedding
+from knowledge.services import article_embed, article_schedule_embedding, embedding_pipeline
 
 pytestmark = pytest.mark.django_db
 
@@ -43,8 +43,8 @@ def test_it_creates_chunks_with_vectors_and_marks_the_article_ready():
     assert article.error == ""
     assert article.embedded_at is not None
     assert article.embedding_model == embeddings.model_name()
-    assert article.content_hash == article.compute_hash(model_name=embeddings.model_name())
-    assert article.is_current(model_name=embeddings.model_name())
+    assert article.content_hash == article.compute_hash(pipeline=embedding_pipeline())
+    assert article.is_current(pipeline=embedding_pipeline())
 
 
 def test_the_vectors_are_normalised_and_differ_per_chunk():
@@ -92,7 +92,7 @@ def test_editing_the_body_replaces_the_chunks():
     assert not any("fourteen days" in c.text or "invoice number" in c.text for c in chunks)
     assert [c.heading for c in chunks] == ["", "Resellers", "App stores", "Timing"]
     article.refresh_from_db()
-    assert article.content_hash == article.compute_hash(model_name=embeddings.model_name())
+    assert article.content_hash == article.compute_hash(pipeline=embedding_pipeline())
 
 
 def test_editing_only_the_title_re_embeds_too():
@@ -114,8 +114,8 @@ def test_an_article_is_not_current_for_another_embedding_model():
     article_embed(article_id=article.pk)
     article.refresh_from_db()
 
-    assert article.is_current(model_name=embeddings.model_name())
-    assert not article.is_current(model_name="BAAI/bge-small-en-v1.5")
+    assert article.is_current(pipeline=embedding_pipeline())
+    assert not article.is_current(pipeline="BAAI/bge-small-en-v1.5|200|2")
 
 
 def test_embedding_a_deleted_article_does_nothing():
@@ -174,13 +174,6 @@ LONG_BODY = (
 )
 
 
-@pytest.mark.xfail(
-    reason="services._build_chunks budgets CHUNK_MAX_TOKENS=200 for the text alone; the "
-    "overlap (up to 30) plus title and heading push embedding_text() past the model's "
-    "256-token window, so the end of the chunk is silently cut from its vector",
-    raises=AssertionError,
-    strict=True,
-)
 def test_every_chunk_fits_in_the_embedding_models_window():
     article = make_article(title=LONG_TITLE, slug="long-refunds", body=LONG_BODY)
     article_embed(article_id=article.pk)

@@ -1,7 +1,6 @@
 """extract(): uploaded files become a title and a Markdown body, or a readable ExtractionError."""
 
 import pytest
-from pypdf.errors import PyPdfError
 
 from knowledge.extract import ExtractionError, extract
 
@@ -73,12 +72,6 @@ def test_a_utf8_byte_order_mark_does_not_hide_the_title():
     assert not extracted.body.startswith("\ufeff")
 
 
-@pytest.mark.xfail(
-    reason="extract.H1 searches the raw text, so a shell comment inside a ``` fence "
-    "becomes the article title (the chunker ignores fenced headings, extract does not)",
-    raises=AssertionError,
-    strict=True,
-)
 def test_a_comment_inside_a_code_fence_is_not_the_title():
     data = b"Install it:\n\n```bash\n# install the CLI\npip install tasklane\n```\n"
 
@@ -175,12 +168,6 @@ def test_a_file_that_cannot_become_an_article_raises_an_error_naming_it(filename
     assert message in str(caught.value)
 
 
-@pytest.mark.xfail(
-    reason="extract._from_pdf catches only PdfReadError/ValueError/KeyError/TypeError; "
-    "pypdf's LimitReachedError (a PyPdfError) escapes for a self-referencing /Length",
-    raises=PyPdfError,
-    strict=True,
-)
 def test_a_pdf_with_a_self_referencing_stream_length_raises_an_extraction_error():
     data = tiny_pdf("Hello refund policy", length=b"4 0 R")
 
@@ -188,12 +175,6 @@ def test_a_pdf_with_a_self_referencing_stream_length_raises_an_extraction_error(
         extract(filename="loop.pdf", data=data)
 
 
-@pytest.mark.xfail(
-    reason="extract._from_pdf builds the name as f'{stem}.pdf', so 'Manual.PDF' is "
-    "reported as 'Manual.pdf'",
-    raises=AssertionError,
-    strict=True,
-)
 def test_a_corrupt_pdf_error_names_the_file_as_uploaded():
     with pytest.raises(ExtractionError, match=r"Manual\.PDF"):
         extract(filename="Manual.PDF", data=b"junk, not a PDF")

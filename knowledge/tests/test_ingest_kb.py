@@ -152,13 +152,6 @@ def test_a_folder_without_supported_files_is_an_error(tmp_path):
         ingest(tmp_path)
 
 
-@pytest.mark.xfail(
-    reason="services.article_upsert_from_file uses path.stem.lower() as the slug, so "
-    "'Refund Policy.md' gets the slug 'refund policy', which the <slug:slug> URL cannot "
-    "reverse: /kb/ then fails with NoReverseMatch",
-    raises=AssertionError,
-    strict=True,
-)
 def test_a_file_name_with_spaces_gives_a_valid_slug(tmp_path):
     (tmp_path / "Refund Policy.md").write_text(REFUNDS_MD)
 
@@ -168,12 +161,6 @@ def test_a_file_name_with_spaces_gives_a_valid_slug(tmp_path):
     assert re.fullmatch(r"[-a-zA-Z0-9_]+", slug), slug
 
 
-@pytest.mark.xfail(
-    reason="services.article_upsert_from_file stores title[:200] but compares the untruncated "
-    "title, so a file whose title is over 200 characters is 'changed' on every run",
-    raises=AssertionError,
-    strict=True,
-)
 def test_a_file_with_a_very_long_title_is_unchanged_on_the_second_run(tmp_path):
     title = "How refunds work " + "for annual and monthly plans " * 8
     assert len(title) > 200

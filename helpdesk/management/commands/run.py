@@ -29,6 +29,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, port: int, host: str, **options):
         children: list[subprocess.Popen] = []
+        # Ctrl+C, and also SIGTERM or a SIGINT that a parent shell had set to be ignored.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _interrupt)
         try:
             self._prepare(host, port)
             children = self._start_children(host, port)
@@ -93,6 +96,10 @@ class Command(BaseCommand):
                 if child.poll() is not None:
                     raise CommandError(f"{child.args[2]} exited with code {child.returncode}.")
             time.sleep(0.5)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -31,11 +31,14 @@ class Command(BaseCommand):
             except ExtractionError as exc:
                 failed.append(str(exc))
                 continue
+            changed += was_changed
             if enqueue:
                 article_schedule_embedding(article=article)
-            else:
+                continue
+            try:
                 article_embed(article_id=article.pk)
-            changed += was_changed
+            except Exception as exc:  # marked failed on the article; the rest still load
+                failed.append(f"{path.name}: embedding failed: {exc}")
         self.stdout.write(f"{len(files)} files: {changed} new or changed, {len(failed)} failed.")
         for message in failed:
             self.stderr.write(f"  {message}")
