@@ -6,6 +6,7 @@ the server, from a refused connection to a stream that stops mid-answer, surface
 """
 
 import asyncio
+import logging
 import weakref
 from collections.abc import AsyncIterator
 
@@ -20,13 +21,25 @@ _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpen
 )
 
 
+logger = logging.getLogger(__name__)
+
+
 class LLMUnavailable(Exception):
     """The model could not be reached, timed out, or broke off the stream."""
 
 
+_embedded_url: str | None = None
+
+
 def base_url() -> str:
     # Unset means the embedded llama.cpp server; make run and the tests start it up front.
-    return settings.LLM_BASE_URL or devstack.llm_base_url()
+    # Its address is looked up once, and again only after a failure (it may have moved).
+    global _embedded_url
+    if settings.LLM_BASE_URL:
+        return settings.LLM_BASE_URL
+    if _embedded_url is None:
+        _embedded_url = devstack.llm_base_url()
+    return _embedded_url
 
 
 def _client() -> openai.AsyncOpenAI:
@@ -48,6 +61,8 @@ def _client() -> openai.AsyncOpenAI:
 
 async def stream_chat(messages: list[dict[str, str]]) -> AsyncIterator[str]:
     """Yield the answer's text deltas as the server produces them."""
+    # Off by default (customers' words); LOG_LEVEL=DEBUG shows exactly what the model saw.
+    logger.debug("Prompt messages: %s", messages)
     stream = None
     try:
         async with asyncio.timeout(settings.LLM_FIRST_TOKEN_TIMEOUT):
@@ -70,6 +85,8 @@ async def stream_chat(messages: list[dict[str, str]]) -> AsyncIterator[str]:
             if chunk.choices and chunk.choices[0].delta.content:
                 yield chunk.choices[0].delta.content
     except (openai.OpenAIError, TimeoutError, OSError) as exc:
+        global _embedded_url
+        _embedded_url = None
         raise LLMUnavailable(f"{type(exc).__name__}: {exc}") from exc
     finally:
         # Closing the response tells the server to stop generating tokens nobody reads.

@@ -184,6 +184,7 @@ if not EMBEDDING_DIMENSIONS:
 # Models load from local files only: nothing is fetched from a hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+EMBEDDING_THREADS = envint("EMBEDDING_THREADS", 1)
 RETRIEVAL_TOP_K = envint("RETRIEVAL_TOP_K", 3)
 # Measured with the embedding model's own tokenizer; MiniLM reads at most 256 tokens.
 CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)
@@ -229,5 +230,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    # One INFO line per LLM request is noise; openai 3.x logs through httpx2.
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpcore", "httpx2")},
 }

@@ -1,4 +1,5 @@
 import asyncio
+import logging
 
 import pytest
 
@@ -30,13 +31,20 @@ async def test_it_streams_tokens_then_sources_then_done(demo_kb, session_key):
     assert reply.sources == sources
 
 
-async def test_the_second_question_sees_the_first_in_the_prompt(demo_kb, session_key):
+async def test_the_second_question_sees_the_first_in_the_prompt(demo_kb, session_key, caplog):
     socket = chat_socket(session_key)
     await socket.connect()
-    await ask(socket, "How do I turn on two-factor authentication?")
-    second = await ask(socket, "And what if I lose my phone?")
+    first = await ask(socket, "How do I turn on two-factor authentication?")
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="chat.llm"):
+        second = await ask(socket, "And what if I lose my phone?")
     await socket.disconnect()
 
+    [prompt] = [r.args[0] for r in caplog.records if r.msg.startswith("Prompt messages")]
+    assert [m["role"] for m in prompt] == ["system", "user", "assistant", "user"]
+    assert prompt[1]["content"] == "How do I turn on two-factor authentication?"
+    assert prompt[2]["content"] == answer_text(first).strip()
+    assert "And what if I lose my phone?" in prompt[3]["content"]
     reply = await Message.objects.aget(pk=second[-1]["message_id"])
     assert reply.history_turns == 1
     assert await Message.objects.filter(conversation_id=reply.conversation_id).acount() == 4
