@@ -3,6 +3,8 @@ import asyncio
 from channels.testing import WebsocketCommunicator
 
 TERMINAL = {"done"}
+# Every socket a test opened; the `_hang_up` fixture closes them all after the test.
+OPEN: list[WebsocketCommunicator] = []
 
 
 def chat_socket(session_key: str | None, origin: bytes = b"http://127.0.0.1"):
@@ -11,7 +13,21 @@ def chat_socket(session_key: str | None, origin: bytes = b"http://127.0.0.1"):
     headers = [(b"host", b"127.0.0.1"), (b"origin", origin)]
     if session_key:
         headers.append((b"cookie", f"sessionid={session_key}".encode()))
-    return WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    socket = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    OPEN.append(socket)
+    return socket
+
+
+async def hang_up_all() -> None:
+    """Disconnect what a test left open. A consumer whose client never hung up is left to
+    the event loop's teardown, where cancelling its channel-layer read can stall."""
+    while OPEN:
+        socket = OPEN.pop()
+        if not socket.future.done():
+            try:
+                await socket.disconnect(timeout=5)
+            except Exception:
+                socket.future.cancel()
 
 
 async def receive_until_done(socket, timeout: float = 90) -> list[dict]:

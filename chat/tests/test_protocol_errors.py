@@ -54,6 +54,9 @@ async def test_it_refuses_a_socket_without_a_session():
     }
     closed = await socket.receive_output(timeout=10)
     assert closed["type"] == "websocket.close"
+    # The client side hangs up too, so the consumer finishes instead of being left to the
+    # event loop's teardown.
+    await socket.disconnect()
 
 
 async def test_it_rejects_sockets_from_foreign_origins(session_key):
