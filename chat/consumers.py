@@ -14,7 +14,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import close_old_connections
 
-from chat.services import conversation_for_session, question_answer
+from chat.services import conversation_for_session, message_feedback, question_answer
 from tickets.services import ticket_escalate
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.on_message(content)
         elif kind == "escalate":
             await self.on_escalate(content)
+        elif kind == "feedback":
+            await self.on_feedback(content)
         else:
             await self.error("unknown_type", f"Unknown message type {kind!r}.")
 
@@ -94,6 +96,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except ValueError as exc:
             return await self.error("bad_email", str(exc))
         await self.send_json({"type": "ticket", "number": ticket.number})
+
+    async def on_feedback(self, content):
+        message_id, value = content.get("message_id"), content.get("value")
+        if value not in ("up", "down") or not isinstance(message_id, int):
+            return await self.error(
+                "bad_feedback", 'Send {"message_id": <id>, "value": "up" or "down"}.'
+            )
+        if not await message_feedback(
+            session_key=self.session_key, message_id=message_id, value=value
+        ):
+            return await self.error("bad_feedback", "There is no such answer in this chat.")
+        await self.send_json({"type": "feedback_saved", "message_id": message_id})
 
     async def error(self, code: str, message: str, **extra):
         await self.send_json({"type": "error", "code": code, "message": message, **extra})

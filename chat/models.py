@@ -7,6 +7,8 @@ class Conversation(models.Model):
     session_key = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the review sampler looked at it; each conversation is considered once.
+    sampled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -34,6 +36,13 @@ class Message(models.Model):
     # Set when the answer did not come from the model (fallback) or was cut short.
     interrupted = models.BooleanField(default=False)
     fallback = models.BooleanField(default=False)
+    # Automatic quality signals, shown to reviewers (see chat/quality.py).
+    refused = models.BooleanField(default=False)
+    retrieval_score = models.FloatField(null=True, blank=True)
+    groundedness = models.FloatField(null=True, blank=True)
+    feedback = models.CharField(
+        max_length=4, blank=True, choices=[("up", "👍 helpful"), ("down", "👎 not helpful")]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -46,3 +55,27 @@ class Message(models.Model):
         marks = " [interrupted]" if self.interrupted else ""
         marks += " [fallback]" if self.fallback else ""
         return f"{self.get_role_display()}{marks}: {self.text}"
+
+
+class ReviewSample(models.Model):
+    """An answer drawn for human quality review by the sampling task."""
+
+    class Verdict(models.TextChoices):
+        PENDING = "", "Not reviewed"
+        GOOD = "good", "Good"
+        BAD = "bad", "Bad"
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="review")
+    verdict = models.CharField(max_length=4, choices=Verdict.choices, blank=True)
+    note = models.TextField(blank=True)
+    reviewer = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Review of message {self.message_id}"

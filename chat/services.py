@@ -12,8 +12,9 @@ from chat import llm
 from chat.history import history_append, history_load
 from chat.models import Conversation, Message
 from chat.prompts import build_messages
+from chat.quality import groundedness, used_sources
 from knowledge import embeddings
-from knowledge.selectors import chunk_search
+from knowledge.retrieval import retrieve
 
 logger = logging.getLogger(__name__)
 
@@ -67,17 +68,20 @@ async def question_answer(*, session_key: str, text: str, send: Send) -> Message
     embedding, history = await asyncio.gather(
         asyncio.to_thread(embeddings.embed_query, text), _load_history(session_key)
     )
-    chunks = await database_sync_to_async(chunk_search)(
-        embedding=embedding, limit=settings.RETRIEVAL_TOP_K
+    found = await database_sync_to_async(retrieve)(
+        question=text, history=history, question_embedding=embedding
     )
-    sources = sources_for(chunks)
-    messages = build_messages(question=text, chunks=chunks, history=history)
     reply = Message(
         conversation=conversation,
         role=Message.Role.ASSISTANT,
-        sources=sources,
         history_turns=len(history),
+        retrieval_score=round(found.best_similarity, 4),
     )
+    if found.refused:
+        # Weak evidence: say so instead of letting the model improvise. No LLM call.
+        return await _refuse(reply, send)
+    chunks = found.chunks
+    messages = build_messages(question=text, chunks=chunks, history=history)
     parts: list[str] = []
     try:
         async for delta in llm.stream_chat(messages):
@@ -85,18 +89,38 @@ async def question_answer(*, session_key: str, text: str, send: Send) -> Message
             await send({"type": "token", "text": delta})
     except llm.LLMUnavailable as exc:
         logger.warning("LLM unavailable, sending the fallback answer: %s", exc)
-        return await _fallback(reply, parts, sources, send)
+        reply.sources = sources_for(chunks)
+        return await _fallback(reply, parts, reply.sources, send)
     except asyncio.CancelledError:
         # The customer left mid-answer: keep what was said, marked as cut short.
         reply.text, reply.interrupted = "".join(parts), True
         await asyncio.shield(reply.asave())
         raise
     reply.text = "".join(parts).strip() or FALLBACK_TEXT_NO_SOURCES
+    # Only the articles the answer drew on are shown, so a citation is never decoration.
+    reply.sources = sources_for(used_sources(reply.text, chunks))
+    reply.groundedness = groundedness(reply.text, [c.text for c in chunks])
     await reply.asave()
     await _remember(session_key, text, reply.text)
-    await send({"type": "sources", "sources": sources})
+    await send({"type": "sources", "sources": reply.sources})
     await send({"type": "done", "message_id": reply.pk})
     return reply
+
+
+async def _refuse(reply: Message, send: Send) -> Message:
+    reply.text, reply.refused = settings.REFUSAL_TEXT, True
+    await reply.asave()
+    await send({"type": "refusal", "reason": "no_evidence", "text": reply.text})
+    await send({"type": "done", "message_id": reply.pk})
+    return reply
+
+
+async def message_feedback(*, session_key: str, message_id: int, value: str) -> bool:
+    """Store a thumbs up/down on one of this session's answers. False if not theirs."""
+    updated = await Message.objects.filter(
+        pk=message_id, role=Message.Role.ASSISTANT, conversation__session_key=session_key
+    ).aupdate(feedback=value)
+    return bool(updated)
 
 
 async def _fallback(reply: Message, parts: list[str], sources: list, send: Send) -> Message:

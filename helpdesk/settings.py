@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "channels",
     "helpdesk",
     "chat",
@@ -186,6 +187,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 EMBEDDING_THREADS = envint("EMBEDDING_THREADS", 1)
 RETRIEVAL_TOP_K = envint("RETRIEVAL_TOP_K", 3)
+# "hybrid" (pgvector + Postgres full text, fused by reciprocal rank) or "dense" (pgvector).
+RETRIEVAL_MODE = os.environ.get("RETRIEVAL_MODE", "hybrid")
+if RETRIEVAL_MODE not in ("hybrid", "dense"):
+    raise ImproperlyConfigured(f"RETRIEVAL_MODE must be hybrid or dense, not {RETRIEVAL_MODE!r}")
+# How much a full-text rank counts against a vector rank in the fusion (1 = equal).
+# 0.3 is tuned on the dev set: at 1.0, OR-matches on common words ("account") add noise.
+RETRIEVAL_SPARSE_WEIGHT = envfloat("RETRIEVAL_SPARSE_WEIGHT", 0.3)
+# Below this cosine similarity of the best chunk the bot says it does not know instead of
+# answering; calibrated on knowledge/eval/dev.jsonl with `manage.py eval_retrieval`.
+RETRIEVAL_MIN_SIMILARITY = envfloat("RETRIEVAL_MIN_SIMILARITY", 0.35)
+# Rewrite a follow-up ("and how do I undo that?") with the previous question for retrieval.
+RETRIEVAL_FOLLOWUP_REWRITE = envbool("RETRIEVAL_FOLLOWUP_REWRITE", True)
+# Optional cross-encoder (sentence-transformers CrossEncoder) to rerank candidates.
+RERANK_MODEL = os.environ.get("RERANK_MODEL", "")
 # Measured with the embedding model's own tokenizer; MiniLM reads at most 256 tokens.
 CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)
 
@@ -193,6 +208,21 @@ CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)
 CHAT_HISTORY_TURNS = envint("CHAT_HISTORY_TURNS", 10)
 CHAT_HISTORY_TTL = envint("CHAT_HISTORY_TTL", 3600)
 CHAT_MAX_MESSAGE_CHARS = envint("CHAT_MAX_MESSAGE_CHARS", 2000)
+# What the bot says when the knowledge base has nothing good enough to answer from.
+REFUSAL_TEXT = os.environ.get(
+    "REFUSAL_TEXT",
+    "I don't have that in our help articles, so I'd rather not guess. Press "
+    '"Escalate to human" and a person from our team will pick this up.',
+)
+# Quality review: the share of finished conversations sampled, and when one is finished.
+REVIEW_SAMPLE_SHARE = envfloat("REVIEW_SAMPLE_SHARE", 0.1)
+REVIEW_IDLE_MINUTES = envint("REVIEW_IDLE_MINUTES", 30)
+CELERY_BEAT_SCHEDULE = {
+    "sample-answers-for-review": {
+        "task": "chat.tasks.sample_for_review",
+        "schedule": envint("REVIEW_SAMPLE_EVERY_SECONDS", 600),
+    }
+}
 
 # --- Files -------------------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 BGE_QUERY_PREFIX = "Represent this sentence for searching relevant passages: "
 
 _model = None
+_reranker = None
+_reranker_failed = False
 _load_lock = threading.Lock()
 # torch releases the GIL while encoding; one encode at a time keeps 2 cores from thrashing.
 _encode_lock = threading.Lock()
@@ -125,3 +127,34 @@ def warm_up() -> None:
     check_stored_dimension()
     get_model()
     embed_query("warm up")
+
+
+def reranker():
+    """The optional cross-encoder, or None when RERANK_MODEL is unset or cannot load.
+
+    It is an improvement, never a dependency: the pipeline works without it and says so
+    once in the log."""
+    global _reranker, _reranker_failed
+    if _reranker is None and not _reranker_failed:
+        with _load_lock:
+            if _reranker is None and not _reranker_failed:
+                if not settings.RERANK_MODEL:
+                    logger.info("RERANK_MODEL is unset: answers use hybrid retrieval unranked")
+                    _reranker_failed = True
+                    return None
+                try:
+                    from sentence_transformers import CrossEncoder
+
+                    _reranker = CrossEncoder(settings.RERANK_MODEL, device="cpu")
+                except Exception as exc:  # offline, missing, or not a cross-encoder
+                    logger.warning("Reranker %s unavailable (%s)", settings.RERANK_MODEL, exc)
+                    _reranker_failed = True
+    return _reranker
+
+
+def rerank(query: str, texts: list[str]) -> list[float] | None:
+    model = reranker()
+    if model is None or not texts:
+        return None
+    with _encode_lock:
+        return [float(s) for s in model.predict([(query, t) for t in texts])]

@@ -1,6 +1,8 @@
 import hashlib
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.urls import reverse
 from pgvector.django import HnswIndex, VectorField
@@ -65,6 +67,12 @@ class Chunk(models.Model):
     anchor = models.CharField(max_length=200, blank=True)
     text = models.TextField()
     embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS)
+    # Kept by Postgres itself, so no code path can forget to update it.
+    search_vector = models.GeneratedField(
+        expression=SearchVector("heading", "text", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["article", "position"]
@@ -78,7 +86,8 @@ class Chunk(models.Model):
                 m=16,
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
-            )
+            ),
+            GinIndex(name="chunk_search_vector_gin", fields=["search_vector"]),
         ]
 
     def __str__(self) -> str:

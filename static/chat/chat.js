@@ -86,11 +86,33 @@
     const b = current || (last && !last.dataset.messageId ? last : null);
     if (b) {
       b.classList.remove('streaming');
-      if (messageId != null && messageId !== '') b.dataset.messageId = str(messageId);
+      if (messageId != null && messageId !== '') {
+        b.dataset.messageId = str(messageId);
+        addFeedback(b, messageId);
+      }
       last = b;
     }
     current = null;
     setBusy(false);
+  }
+
+  // Thumbs up/down under each stored answer; the server keeps the latest choice.
+  function addFeedback(b, messageId) {
+    if (b.querySelector('.feedback')) return;
+    const row = el('div', 'feedback');
+    for (const [value, label, title] of [['up', '👍', 'Helpful'], ['down', '👎', 'Not helpful']]) {
+      const button = el('button', `thumb thumb-${value}`, label);
+      Object.assign(button, { type: 'button', title });
+      button.setAttribute('aria-label', title);
+      button.setAttribute('aria-pressed', 'false');
+      button.addEventListener('click', () => {
+        if (!isOpen()) return errorLine('Not connected: feedback not sent.');
+        ws.send(JSON.stringify({ type: 'feedback', message_id: Number(messageId), value }));
+        for (const other of row.querySelectorAll('button')) other.setAttribute('aria-pressed', String(other === button));
+      });
+      row.append(button);
+    }
+    b.append(row);
   }
 
   // Relative links and http(s) only; anything else (javascript:, data:, //host, ...) becomes plain text.
@@ -167,6 +189,7 @@
     done: (msg) => finishAnswer(msg.message_id),
     refusal: (msg) => specialAnswer('refusal', msg, "Sorry, I can't help with that here."),
     fallback: (msg) => specialAnswer('fallback', msg, "I couldn't find a confident answer."),
+    feedback_saved() {},
     ticket(msg) {
       const text = `Ticket ${str(msg.number)} created. A human agent will follow up.`;
       ticketEl.textContent = text;

@@ -21,7 +21,7 @@ DEMO_KB = settings.BASE_DIR / "knowledge" / "demo_kb"
 
 
 class Command(BaseCommand):
-    help = "Start services, migrate, load the demo KB, then serve with daphne and a Celery worker."
+    help = "Start services, migrate, load the demo KB, then serve with daphne, Celery and beat."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
@@ -66,7 +66,10 @@ class Command(BaseCommand):
         daphne = [python, "-m", "daphne", "-b", host, "-p", str(port), "helpdesk.asgi:application"]
         worker = [python, "-m", "celery", "-A", "helpdesk", "worker", "--loglevel", "INFO",
                   "--concurrency", "1", "--hostname", f"worker-{port}@%h"]  # fmt: skip
-        return [subprocess.Popen(daphne), subprocess.Popen(worker)]
+        # Beat schedules the review sampling (CELERY_BEAT_SCHEDULE in settings).
+        beat = [python, "-m", "celery", "-A", "helpdesk", "beat", "--loglevel", "INFO",
+                "--schedule", str(devstack.VAR_DIR / "celerybeat-schedule")]  # fmt: skip
+        return [subprocess.Popen(daphne), subprocess.Popen(worker), subprocess.Popen(beat)]
 
     def _ensure_admin(self) -> tuple[str, str]:
         password_file = devstack.VAR_DIR / "admin_password"

@@ -1,0 +1,50 @@
+import asyncio
+
+import pytest
+
+from chat.models import Message
+from chat.tests.helpers import ask, chat_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+async def counting_llm(settings):
+    """An LLM address that counts connections: any request at all would show up."""
+    connections = []
+
+    async def accept(reader, writer):
+        connections.append(1)
+        writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    settings.LLM_BASE_URL = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+    yield connections
+    server.close()
+
+
+async def test_an_off_topic_question_is_refused_without_calling_the_llm(
+    demo_kb, session_key, counting_llm, settings
+):
+    socket = chat_socket(session_key)
+    await socket.connect()
+    received = await ask(socket, "What's a good recipe for banana bread?", timeout=15)
+
+    assert [m["type"] for m in received] == ["refusal", "done"]
+    refusal = received[0]
+    assert refusal["reason"] == "no_evidence"
+    assert refusal["text"] == settings.REFUSAL_TEXT
+    assert counting_llm == []
+    reply = await Message.objects.aget(pk=received[-1]["message_id"])
+    assert reply.refused
+    assert reply.retrieval_score < settings.RETRIEVAL_MIN_SIMILARITY
+
+
+async def test_the_refusal_threshold_is_a_setting(demo_kb, session_key, counting_llm, settings):
+    settings.RETRIEVAL_MIN_SIMILARITY = 0.99
+    socket = chat_socket(session_key)
+    await socket.connect()
+    received = await ask(socket, "How do I reset my password?", timeout=15)
+
+    assert received[0]["type"] == "refusal"
+    assert counting_llm == []

@@ -1,0 +1,32 @@
+from knowledge.embeddings import embed_query
+from knowledge.retrieval import retrieval_query, retrieve
+from knowledge.selectors import hybrid_search, tsquery_terms
+
+
+def test_the_full_text_query_ors_the_questions_words():
+    assert tsquery_terms("How do I get a REFUND?!") == "how | do | get | refund"
+    assert tsquery_terms("?! ' ;") == ""
+
+
+def test_hybrid_search_returns_ranked_chunks_with_their_articles(demo_kb):
+    question = "refund for an annual plan"
+    result = hybrid_search(embedding=embed_query(question), text=question, limit=3)
+
+    assert len(result.chunks) == 3
+    assert result.chunks[0].article.slug == "cancel-downgrade-and-refunds"
+    assert 0 < result.best_similarity <= 1
+
+
+def test_a_follow_up_is_searched_with_the_previous_question(demo_kb):
+    history = [{"user": "How do I set up two-factor authentication?", "assistant": "…"}]
+    query = retrieval_query(question="And what if I lose my phone?", history=history)
+    assert query == "How do I set up two-factor authentication? And what if I lose my phone?"
+
+    found = retrieve(question="And what if I lose my phone?", history=history)
+    assert found.chunks[0].article.slug == "two-factor-authentication"
+    assert not found.refused
+
+
+def test_an_off_topic_question_is_refused(demo_kb):
+    found = retrieve(question="What's the weather in Paris tomorrow?", history=[])
+    assert found.refused
