@@ -55,8 +55,9 @@ from django.core.management import call_command  # noqa: E402
 from chat.prompts import SYSTEM_PROMPT, build_messages  # noqa: E402
 from chat.services import sources_for  # noqa: E402
 from helpdesk import devstack  # noqa: E402
-from knowledge.embeddings import embed_query, model_name  # noqa: E402
-from knowledge.selectors import article_count, chunk_search  # noqa: E402
+from knowledge.embeddings import model_name  # noqa: E402
+from knowledge.retrieval import retrieve  # noqa: E402
+from knowledge.selectors import article_count  # noqa: E402
 
 
 class WebSocket:
@@ -181,7 +182,10 @@ async def run(port: int, base_url: str, prompts: list[tuple]) -> list[dict]:
         else:
             direct = await direct_arm(client, messages, prime)
             app = await app_arm(port, question, prime)
-        same = app.pop("sources") == sources  # same retrieval, so the same prompt
+        # The app shows only the sources its answer used, a subset of what it retrieved;
+        # a subset of the same retrieval means the same prompt.
+        shown = {s["slug"] for s in app.pop("sources") or []}
+        same = bool(shown) and shown <= {s["slug"] for s in sources}
         rows.append({"question": question, "app": app, "direct": direct, "same_sources": same})
         ms = f"app {app['ttft'] * 1000:7.1f} ms  direct {direct['ttft'] * 1000:7.1f} ms"
         print(f"  {i + 1:2}/{len(prompts)} {ms}  {question[:50]}", file=sys.stderr)
@@ -263,16 +267,20 @@ def main() -> None:
             call_command("ingest_kb", str(ROOT / "knowledge" / "demo_kb"), verbosity=0)
         lines = (ROOT / "knowledge" / "eval" / "dev.jsonl").read_text().splitlines()
         entries = [json.loads(line) for line in lines if line.strip()]
-        questions = [e["question"] for e in entries if not e.get("previous")][: args.questions]
-        if len(questions) < args.questions:
-            sys.exit(f"dev.jsonl has only {len(questions)} single-turn questions")
+        # Answerable single-turn questions: the app refuses the others without an LLM call.
+        questions = [e["question"] for e in entries if e["expected"] and not e.get("previous")]
         # The direct arm's prompts, built as chat/services.py builds them (a fresh session
         # has no history). Built up front: the direct arm times the LLM alone.
         prompts = []
         for q in questions:
-            chunks = chunk_search(embedding=embed_query(q), limit=settings.RETRIEVAL_TOP_K)
-            messages = build_messages(question=q, chunks=chunks, history=[])
-            prompts.append((q, messages, sources_for(chunks)))
+            found = retrieve(question=q, history=[])
+            if found.refused:
+                continue
+            messages = build_messages(question=q, chunks=found.chunks, history=[])
+            prompts.append((q, messages, sources_for(found.chunks)))
+        prompts = prompts[: args.questions]
+        if len(prompts) < args.questions:
+            sys.exit(f"dev.jsonl has only {len(prompts)} answerable single-turn questions")
         port = args.port or free_port()
         daphne = start_daphne(port)
         rows = asyncio.run(run(port, base_url, prompts))

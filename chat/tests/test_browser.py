@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 from django.conf import settings
 
+from chat.models import Message
 from conftest import child_env
 from tickets.models import Ticket
 
@@ -96,6 +97,17 @@ def test_a_customer_asks_sees_the_answer_stream_and_escalates(live_url, page):
     assert len(answer.inner_text().strip()) > 20
     link = page.locator("ul.sources a").first
     assert link.get_attribute("href").startswith("/kb/reset-password/")
+
+    # Thumbs up on the answer is stored with the message.
+    answer.locator("button.thumb-up").click()
+    page.wait_for_function(
+        "document.querySelector('.thumb-up').getAttribute('aria-pressed') === 'true'"
+    )
+    message_id = int(answer.get_attribute("data-message-id"))
+    deadline = time.monotonic() + 10
+    while Message.objects.get(pk=message_id).feedback != "up":
+        assert time.monotonic() < deadline, "feedback was not stored"
+        time.sleep(0.1)
 
     page.fill("#email", "pat@example.com")
     page.click("#escalate")

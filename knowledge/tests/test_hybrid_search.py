@@ -30,3 +30,12 @@ def test_a_follow_up_is_searched_with_the_previous_question(demo_kb):
 def test_an_off_topic_question_is_refused(demo_kb):
     found = retrieve(question="What's the weather in Paris tomorrow?", history=[])
     assert found.refused
+
+
+def test_every_connection_searches_hnsw_with_a_wide_candidate_list(db):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT '[1,0]'::vector <=> '[0,1]'::vector")  # loads pgvector
+        cursor.execute("SHOW hnsw.ef_search")
+        assert cursor.fetchone()[0] == "100"

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from knowledge import embeddings
 from knowledge.retrieval import MODES, retrieve
 
-SWEEP = (0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50)
+SWEEP = (0.25, 0.30, 0.33, 0.35, 0.37, 0.40, 0.45)
 
 
 def load_questions(path: Path) -> list[dict]:

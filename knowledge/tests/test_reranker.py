@@ -1,0 +1,35 @@
+import logging
+
+import pytest
+
+from knowledge import embeddings
+from knowledge.retrieval import retrieve
+
+
+@pytest.fixture
+def fresh_reranker(monkeypatch):
+    # The reranker is loaded (or given up on) once per process; start from scratch.
+    monkeypatch.setattr(embeddings, "_reranker", None)
+    monkeypatch.setattr(embeddings, "_reranker_failed", False)
+
+
+def test_retrieval_works_without_a_reranker_and_says_so_once(
+    demo_kb, settings, fresh_reranker, caplog
+):
+    settings.RERANK_MODEL = "/nonexistent/cross-encoder"
+    with caplog.at_level(logging.INFO, logger="knowledge.embeddings"):
+        first = retrieve(question="refund for an annual plan", history=[], mode="hybrid+rerank")
+        second = retrieve(question="reset my password", history=[], mode="hybrid+rerank")
+
+    assert first.chunks[0].article.slug == "cancel-downgrade-and-refunds"
+    assert second.chunks[0].article.slug == "reset-password"
+    warnings = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_an_unset_reranker_is_reported_once_too(demo_kb, settings, fresh_reranker, caplog):
+    settings.RERANK_MODEL = ""
+    with caplog.at_level(logging.INFO, logger="knowledge.embeddings"):
+        for _ in range(3):
+            retrieve(question="invoices", history=[], mode="hybrid+rerank")
+    assert len([r for r in caplog.records if "RERANK_MODEL is unset" in r.getMessage()]) == 1
