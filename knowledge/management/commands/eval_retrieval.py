@@ -145,6 +145,9 @@ class Command(BaseCommand):
             cells = "".join(f"{r.get(key, '-')!s:>15}" for r in results)
             self.stdout.write(f"{key:36}{cells}")
         for r in results:
+            if "unavailable" in r:
+                self.stdout.write(f"{r['mode']}: not measured, {r['unavailable']}")
+        for r in results:
             if "threshold_sweep" in r:
                 self.stdout.write(
                     f"\nthreshold sweep ({r['mode']}): refused unanswerable / answerable"
