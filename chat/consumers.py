@@ -14,7 +14,13 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import close_old_connections
 
-from chat.services import conversation_for_session, message_feedback, question_answer
+from chat.models import Message, group_for_session
+from chat.services import (
+    conversation_for_session,
+    message_feedback,
+    question_answer,
+    undelivered_agent_messages,
+)
 from tickets.services import ticket_escalate
 
 logger = logging.getLogger(__name__)
@@ -26,14 +32,39 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         session = self.scope.get("session")
         self.session_key = session.session_key if session is not None else None
-        await self.accept()
+        self.shown_agent_messages: set[int] = set()
         if not self.session_key:
+            await self.accept()
             await self.error("no_session", "Open the support page first to start a session.")
             await self.close(code=4401)
+            return
+        # Agent replies reach every open tab of this session through its group. Join it
+        # before looking for replies written while away, so none falls between the two.
+        self.group = group_for_session(self.session_key)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        waiting = await undelivered_agent_messages(session_key=self.session_key)
+        await self.accept()
+        for message in waiting:
+            await self.send_agent_message(message.pk, message.text, message.author_name)
 
     async def disconnect(self, code):
         if self.answer_task and not self.answer_task.done():
             self.answer_task.cancel()
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def agent_message(self, event):
+        """From tickets.services.ticket_reply, through the session's group."""
+        if event["message_id"] in self.shown_agent_messages:
+            return  # already sent as a reply waiting at connect time
+        if event["joined"]:
+            await self.send_json({"type": "agent_joined", "name": event["name"]})
+        await self.send_agent_message(event["message_id"], event["text"], event["name"])
+
+    async def send_agent_message(self, message_id: int, text: str, name: str):
+        self.shown_agent_messages.add(message_id)
+        await self.send_json({"type": "agent", "text": text, "name": name})
+        await Message.objects.filter(pk=message_id).aupdate(delivered=True)
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None:

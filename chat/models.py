@@ -1,6 +1,10 @@
 from django.db import models
 
 
+def group_for_session(session_key: str) -> str:
+    return f"chat.{session_key}"
+
+
 class Conversation(models.Model):
     """Every exchange of one browser session, kept whole (Redis only keeps the recent turns)."""
 
@@ -9,6 +13,10 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # When the review sampler looked at it; each conversation is considered once.
     sampled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when a human agent takes the conversation over: the bot stays silent in it.
+    agent = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -19,11 +27,16 @@ class Conversation(models.Model):
     def transcript(self) -> str:
         return "\n\n".join(m.as_transcript_line() for m in self.messages.all())
 
+    def group_name(self) -> str:
+        """The Channels group every open socket of this conversation's session joins."""
+        return group_for_session(self.session_key)
+
 
 class Message(models.Model):
     class Role(models.TextChoices):
         USER = "user", "Customer"
         ASSISTANT = "assistant", "Bot"
+        AGENT = "agent", "Agent"
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -43,6 +56,11 @@ class Message(models.Model):
     feedback = models.CharField(
         max_length=4, blank=True, choices=[("up", "👍 helpful"), ("down", "👎 not helpful")]
     )
+    # Agent messages: who wrote it, and whether a socket of the customer has shown it yet.
+    author = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    delivered = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -50,6 +68,12 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.text[:60]}"
+
+    @property
+    def author_name(self) -> str:
+        if self.author is None:
+            return "Support agent"
+        return self.author.get_full_name() or self.author.get_username()
 
     def as_transcript_line(self) -> str:
         marks = " [interrupted]" if self.interrupted else ""

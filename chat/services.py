@@ -61,9 +61,28 @@ async def _load_history(session_key: str) -> list[dict[str, str]]:
         return []
 
 
+async def undelivered_agent_messages(*, session_key: str) -> list[Message]:
+    """Agent replies written while the customer was away, oldest first."""
+    return [
+        m
+        async for m in Message.objects.filter(
+            conversation__session_key=session_key, role=Message.Role.AGENT, delivered=False
+        ).select_related("author")
+    ]
+
+
 async def question_answer(*, session_key: str, text: str, send: Send) -> Message:
     conversation = await conversation_for_session(session_key=session_key)
-    await Message.objects.acreate(conversation=conversation, role=Message.Role.USER, text=text)
+    question = await Message.objects.acreate(
+        conversation=conversation, role=Message.Role.USER, text=text
+    )
+    if conversation.agent_id:
+        # A human has the conversation: the message lands on the ticket, the bot is silent.
+        await Conversation.objects.filter(pk=conversation.pk).aupdate(
+            updated_at=question.created_at
+        )
+        await send({"type": "done", "message_id": None})
+        return question
     # Independent work overlaps: the embedding runs in a thread while Redis answers.
     embedding, history = await asyncio.gather(
         asyncio.to_thread(embeddings.embed_query, text), _load_history(session_key)

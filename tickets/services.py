@@ -1,4 +1,7 @@
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
@@ -33,3 +36,53 @@ def ticket_escalate(*, conversation: Conversation, email: str = "") -> Ticket:
         ticket.email = email
         ticket.save(update_fields=["email", "updated_at"])
     return ticket
+
+
+def ticket_reply(*, ticket: Ticket, agent, text: str) -> Message:
+    """An agent's reply: stored on the conversation, pushed live to every open socket of
+    the customer's session, emailed when the customer left an address. From the first
+    reply on, the agent has the conversation and the bot stays silent in it."""
+    text = text.strip()
+    if not text:
+        raise ValueError("The reply is empty.")
+    conversation = ticket.conversation
+    joined = conversation.agent_id is None
+    with transaction.atomic():
+        Conversation.objects.filter(pk=conversation.pk).update(agent=agent)
+        message = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.AGENT,
+            text=text,
+            author=agent,
+            delivered=False,
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(status=Ticket.Status.PENDING)
+        name = agent.get_full_name() or agent.get_username()
+        transaction.on_commit(lambda: _push(conversation, message, name, joined))
+        if ticket.email:
+            transaction.on_commit(lambda: _email(ticket, text, name))
+    return message
+
+
+def _push(conversation: Conversation, message: Message, name: str, joined: bool) -> None:
+    # Nobody listening is fine: the message stays undelivered until the customer returns.
+    async_to_sync(get_channel_layer().group_send)(
+        conversation.group_name(),
+        {
+            "type": "agent.message",
+            "message_id": message.pk,
+            "text": message.text,
+            "name": name,
+            "joined": joined,
+        },
+    )
+
+
+def _email(ticket: Ticket, text: str, name: str) -> None:
+    send_mail(
+        subject=f"[{ticket.number}] Reply from {name}",
+        message=f"{text}\n\n— {name}, Tasklane Support\nYour ticket: {ticket.number}",
+        from_email=None,
+        recipient_list=[ticket.email],
+        fail_silently=True,  # the reply is stored and shown in the chat either way
+    )

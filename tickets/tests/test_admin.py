@@ -47,3 +47,18 @@ def test_agents_can_assign_and_change_status(admin_client, admin_user):
     assert response.status_code == 302
     ticket.refresh_from_db()
     assert (ticket.status, ticket.priority, ticket.assignee) == ("open", "high", admin_user)
+
+
+def test_an_agent_replies_from_the_ticket_page(admin_client, admin_user):
+    ticket = _ticket()
+    response = admin_client.post(
+        f"/admin/tickets/ticket/{ticket.pk}/change/",
+        {"status": "open", "priority": "normal", "assignee": "", "email": "",
+         "subject": "Help me", "reply": "We are on it."},
+    )  # fmt: skip
+    assert response.status_code == 302
+    reply = Message.objects.get(role="agent")
+    assert (reply.text, reply.author, reply.delivered) == ("We are on it.", admin_user, False)
+    ticket.refresh_from_db()
+    assert ticket.status == "pending"
+    assert ticket.conversation.agent == admin_user
