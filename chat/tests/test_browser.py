@@ -59,7 +59,7 @@ def live_url(demo_kb, tmp_path):
 
 
 @pytest.fixture
-def page(monkeypatch):
+def browser(monkeypatch):
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls in the test
@@ -69,8 +69,13 @@ def page(monkeypatch):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does).")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_page()
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    return browser.new_page()
 
 
 def test_a_customer_asks_sees_the_answer_stream_and_escalates(live_url, page):
@@ -116,3 +121,32 @@ def test_a_customer_asks_sees_the_answer_stream_and_escalates(live_url, page):
     ticket = Ticket.objects.get(number=number)
     assert ticket.email == "pat@example.com"
     assert ticket.conversation.messages.count() == 2
+
+
+def test_an_agent_reply_from_the_admin_appears_in_the_customers_chat(
+    live_url, browser, page, django_user_model
+):
+    django_user_model.objects.create_superuser("agent", "agent@example.com", "s3cret-pass")
+    page.goto(live_url + "/")
+    page.wait_for_function("document.querySelector('#status').textContent === 'connected'")
+    page.click("#escalate")
+    page.wait_for_function("document.querySelector('#ticket').textContent.includes('HD-')")
+    ticket = Ticket.objects.get()
+
+    # The agent has a browser of their own: separate cookies, separate session.
+    admin = browser.new_context().new_page()
+    admin.goto(live_url + "/admin/login/")
+    admin.fill("#id_username", "agent")
+    admin.fill("#id_password", "s3cret-pass")
+    admin.click("input[type=submit]")
+    admin.goto(f"{live_url}/admin/tickets/ticket/{ticket.pk}/change/")
+    admin.fill("#id_reply", "Hi, this is Sam. I've reset your workspace.")
+    admin.click("input[name=_save]")
+    admin.wait_for_selector(".messagelist")
+
+    page.wait_for_function(
+        "[...document.querySelectorAll('.msg.agent')]"
+        ".some((m) => m.textContent.includes(\"I've reset your workspace.\"))",
+        timeout=15_000,
+    )
+    assert "agent joined the conversation" in page.inner_text("#log")
