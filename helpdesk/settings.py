@@ -240,6 +240,13 @@ MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 KB_UPLOAD_MAX_BYTES = envint("KB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 
+# Ticket SLA: hours from creation to the due time, by priority.
+TICKET_SLA_HOURS = {
+    "urgent": envint("SLA_URGENT_HOURS", 4),
+    "high": envint("SLA_HIGH_HOURS", 8),
+    "normal": envint("SLA_NORMAL_HOURS", 24),
+    "low": envint("SLA_LOW_HOURS", 72),
+}
 # Agent replies are also emailed to customers who left an address.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

@@ -1,10 +1,12 @@
 from django import forms
 from django.contrib import admin
+from django.db.models import Count
 from django.template.defaultfilters import linebreaksbr
-from django.utils.html import format_html_join
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
-from tickets.models import Ticket
-from tickets.services import ticket_reply
+from tickets.models import Ticket, TicketChange, TicketNote
+from tickets.services import ticket_record_changes, ticket_reply, ticket_update
 
 
 class TicketForm(forms.ModelForm):
@@ -17,20 +19,87 @@ class TicketForm(forms.ModelForm):
 
     class Meta:
         model = Ticket
-        fields = ["status", "priority", "assignee", "email", "subject"]
+        fields = ["status", "priority", "assignee", "customer_name", "email", "subject"]
+
+
+class NoteInline(admin.TabularInline):
+    model = TicketNote
+    fields = ["text", "author", "created_at"]
+    readonly_fields = ["author", "created_at"]
+    extra = 1
+    verbose_name_plural = "Internal notes (never shown to the customer)"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # notes are a record: add, don't rewrite
+
+
+class ChangeInline(admin.TabularInline):
+    model = TicketChange
+    fields = ["changed_at", "changed_by", "field", "old", "new"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "History"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class MineFilter(admin.SimpleListFilter):
+    title = "assigned to me"
+    parameter_name = "mine"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Mine")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(assignee=request.user) if self.value() == "1" else queryset
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "SLA"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Overdue")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "1":
+            return queryset
+        return queryset.filter(due_at__lt=timezone.now()).exclude(status__in=Ticket.DONE)
 
 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     form = TicketForm
-    list_display = ["number", "subject", "status", "priority", "assignee", "email", "created_at"]
-    list_filter = ["status", "priority", "assignee"]
+    list_display = ["number", "subject", "status", "priority", "assignee", "email",
+                    "message_count", "due", "created_at"]  # fmt: skip
+    list_filter = ["status", "priority", MineFilter, OverdueFilter, "assignee"]
     list_select_related = ["assignee"]
-    search_fields = ["number", "email", "subject"]
+    search_fields = ["number", "email", "subject", "customer_name", "conversation__messages__text"]
     raw_id_fields = ["assignee"]
-    readonly_fields = ["number", "conversation", "created_at", "updated_at", "transcript"]
-    fields = ["number", "status", "priority", "assignee", "email", "subject", "created_at",
-              "updated_at", "transcript", "reply"]  # fmt: skip
+    readonly_fields = ["number", "conversation", "due_at", "created_at", "updated_at", "transcript"]
+    fields = ["number", "status", "priority", "assignee", "customer_name", "email", "subject",
+              "due_at", "created_at", "updated_at", "transcript", "reply"]  # fmt: skip
+    inlines = [NoteInline, ChangeInline]
+    actions = ["assign_to_me", "mark_open", "mark_resolved", "mark_closed"]
+
+    def get_queryset(self, request):
+        # Annotated here so the list page runs a constant number of queries.
+        return super().get_queryset(request).annotate(n_messages=Count("conversation__messages"))
+
+    @admin.display(description="Messages", ordering="n_messages")
+    def message_count(self, obj) -> int:
+        return obj.n_messages
+
+    @admin.display(description="Due", ordering="due_at")
+    def due(self, obj):
+        if obj.due_at is None:
+            return "—"
+        when = timezone.localtime(obj.due_at).strftime("%d %b %H:%M")
+        if obj.is_overdue():
+            return format_html('<strong class="overdue">⚠ overdue since {}</strong>', when)
+        return when
 
     @admin.display(description="Transcript")
     def transcript(self, obj) -> str:
@@ -43,7 +112,38 @@ class TicketAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
+        before = Ticket.objects.get(pk=obj.pk).audited_values() if change else None
         super().save_model(request, obj, form, change)
+        if before is not None:
+            ticket_record_changes(ticket=obj, before=before, by=request.user)
         if form.cleaned_data.get("reply", "").strip():
             ticket_reply(ticket=obj, agent=request.user, text=form.cleaned_data["reply"])
             self.message_user(request, f"Reply sent to the customer of {obj.number}.")
+
+    def save_formset(self, request, form, formset, change):
+        for note in formset.save(commit=False):
+            if isinstance(note, TicketNote) and note.author_id is None:
+                note.author = request.user
+            note.save()
+        formset.save_m2m()
+
+    def _bulk(self, request, queryset, label: str, **fields) -> None:
+        for ticket in queryset.select_related("assignee"):
+            ticket_update(ticket=ticket, by=request.user, **fields)
+        self.message_user(request, f"{label}: {queryset.count()} ticket(s).")
+
+    @admin.action(description="Assign to me")
+    def assign_to_me(self, request, queryset):
+        self._bulk(request, queryset, "Assigned to you", assignee=request.user)
+
+    @admin.action(description="Mark open")
+    def mark_open(self, request, queryset):
+        self._bulk(request, queryset, "Marked open", status=Ticket.Status.OPEN)
+
+    @admin.action(description="Mark resolved")
+    def mark_resolved(self, request, queryset):
+        self._bulk(request, queryset, "Marked resolved", status=Ticket.Status.RESOLVED)
+
+    @admin.action(description="Mark closed")
+    def mark_closed(self, request, queryset):
+        self._bulk(request, queryset, "Marked closed", status=Ticket.Status.CLOSED)

@@ -1,7 +1,9 @@
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from chat.models import Conversation
 
@@ -42,13 +44,71 @@ class Ticket(models.Model):
         limit_choices_to={"is_staff": True},
         related_name="tickets",
     )
+    customer_name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     subject = models.CharField(max_length=200, blank=True)
+    # When the ticket should be resolved, from its priority's SLA (TICKET_SLA_HOURS).
+    due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The fields whose every change is recorded in the audit trail.
+    AUDITED = ("status", "priority", "assignee")
+    DONE = (Status.RESOLVED, Status.CLOSED)
+
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "due_at"])]
 
     def __str__(self) -> str:
         return f"{self.number} {self.subject}".strip()
+
+    def sla_due(self) -> timezone.datetime:
+        start = self.created_at or timezone.now()
+        return start + timedelta(hours=settings.TICKET_SLA_HOURS[self.priority])
+
+    def is_overdue(self) -> bool:
+        return bool(self.due_at) and self.status not in self.DONE and self.due_at < timezone.now()
+
+    def audited_values(self) -> dict[str, str]:
+        return {
+            "status": self.get_status_display(),
+            "priority": self.get_priority_display(),
+            "assignee": self.assignee.get_username() if self.assignee_id else "",
+        }
+
+
+class TicketNote(models.Model):
+    """An agent's internal note: never shown to the customer."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Note on {self.ticket.number}"
+
+
+class TicketChange(models.Model):
+    """One row per changed field: who, when, old and new value (the audit trail)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(max_length=20)
+    old = models.CharField(max_length=200, blank=True)
+    new = models.CharField(max_length=200, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old} → {self.new}"

@@ -6,7 +6,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from chat.models import Conversation, Message
-from tickets.models import Ticket
+from tickets.models import Ticket, TicketChange
 
 
 def ticket_escalate(*, conversation: Conversation, email: str = "") -> Ticket:
@@ -32,6 +32,8 @@ def ticket_escalate(*, conversation: Conversation, email: str = "") -> Ticket:
     except IntegrityError:
         # Two escalations raced (two tabs); the other one created it.
         ticket, created = Ticket.objects.get(conversation=conversation), False
+    if created:
+        Ticket.objects.filter(pk=ticket.pk).update(due_at=ticket.sla_due())
     if not created and email and ticket.email != email:
         ticket.email = email
         ticket.save(update_fields=["email", "updated_at"])
@@ -56,7 +58,11 @@ def ticket_reply(*, ticket: Ticket, agent, text: str) -> Message:
             author=agent,
             delivered=False,
         )
-        Ticket.objects.filter(pk=ticket.pk).update(status=Ticket.Status.PENDING)
+        if ticket.status != Ticket.Status.PENDING:
+            before = ticket.audited_values()
+            ticket.status = Ticket.Status.PENDING
+            ticket.save(update_fields=["status", "updated_at"])
+            ticket_record_changes(ticket=ticket, before=before, by=agent)
         name = agent.get_full_name() or agent.get_username()
         transaction.on_commit(lambda: _push(conversation, message, name, joined))
         if ticket.email:
@@ -86,3 +92,29 @@ def _email(ticket: Ticket, text: str, name: str) -> None:
         recipient_list=[ticket.email],
         fail_silently=True,  # the reply is stored and shown in the chat either way
     )
+
+
+def ticket_record_changes(*, ticket: Ticket, before: dict[str, str], by) -> list[TicketChange]:
+    """Write the audit trail for what changed since `before` (Ticket.audited_values()),
+    and move the due time when the priority changed."""
+    after = ticket.audited_values()
+    changes = [
+        TicketChange(ticket=ticket, field=f, old=before[f], new=after[f], changed_by=by)
+        for f in Ticket.AUDITED
+        if before[f] != after[f]
+    ]
+    TicketChange.objects.bulk_create(changes)
+    if before["priority"] != after["priority"]:
+        ticket.due_at = ticket.sla_due()
+        Ticket.objects.filter(pk=ticket.pk).update(due_at=ticket.due_at)
+    return changes
+
+
+def ticket_update(*, ticket: Ticket, by, **fields) -> list[TicketChange]:
+    """Change audited fields (an admin action) and record each change."""
+    before = ticket.audited_values()
+    for name, value in fields.items():
+        setattr(ticket, name, value)
+    with transaction.atomic():
+        ticket.save(update_fields=[*fields, "updated_at"])
+        return ticket_record_changes(ticket=ticket, before=before, by=by)

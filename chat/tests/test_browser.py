@@ -146,7 +146,7 @@ def test_an_agent_reply_from_the_admin_appears_in_the_customers_chat(
 
     page.wait_for_function(
         "[...document.querySelectorAll('.msg.agent')]"
-        ".some((m) => m.textContent.includes(\"I've reset your workspace.\"))",
+        '.some((m) => m.textContent.includes("I\'ve reset your workspace."))',
         timeout=15_000,
     )
     assert "agent joined the conversation" in page.inner_text("#log")

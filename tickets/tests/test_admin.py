@@ -2,6 +2,15 @@ from chat.models import Conversation, Message
 from tickets.models import Ticket
 
 
+def form_data(**fields) -> dict:
+    """A ticket change-form POST, with the notes and history inlines' management forms."""
+    data = {"status": "new", "priority": "normal", "assignee": "", "customer_name": "",
+            "email": "", "subject": "Help me", "reply": ""}  # fmt: skip
+    for prefix in ("notes", "changes"):
+        data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
+    return data | fields
+
+
 def _ticket() -> Ticket:
     conversation = Conversation.objects.create(session_key="s")
     Message.objects.create(conversation=conversation, role="user", text="<b>Help</b> me")
@@ -36,13 +45,7 @@ def test_agents_can_assign_and_change_status(admin_client, admin_user):
     ticket = _ticket()
     response = admin_client.post(
         f"/admin/tickets/ticket/{ticket.pk}/change/",
-        {
-            "status": "open",
-            "priority": "high",
-            "assignee": admin_user.pk,
-            "email": "",
-            "subject": "Help me",
-        },
+        form_data(status="open", priority="high", assignee=admin_user.pk),
     )
     assert response.status_code == 302
     ticket.refresh_from_db()
@@ -53,9 +56,8 @@ def test_an_agent_replies_from_the_ticket_page(admin_client, admin_user):
     ticket = _ticket()
     response = admin_client.post(
         f"/admin/tickets/ticket/{ticket.pk}/change/",
-        {"status": "open", "priority": "normal", "assignee": "", "email": "",
-         "subject": "Help me", "reply": "We are on it."},
-    )  # fmt: skip
+        form_data(status="open", reply="We are on it."),
+    )
     assert response.status_code == 302
     reply = Message.objects.get(role="agent")
     assert (reply.text, reply.author, reply.delivered) == ("We are on it.", admin_user, False)
