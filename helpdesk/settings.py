@@ -127,8 +127,10 @@ DATABASES = {
 }
 # HNSW search is approximate: pgvector's default candidate list (40) can miss a true
 # nearest chunk. 100 keeps recall near 100% for a support KB and costs well under 1 ms.
+# iterative_scan: HNSW filters (published articles only) after the index scan; pgvector
+# 0.8 keeps scanning until enough rows pass instead of returning fewer.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-    f"-c hnsw.ef_search={envint('HNSW_EF_SEARCH', 100)}"
+    f"-c hnsw.ef_search={envint('HNSW_EF_SEARCH', 100)} -c hnsw.iterative_scan=relaxed_order"
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

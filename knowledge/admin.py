@@ -1,20 +1,54 @@
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count
+from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.text import slugify
 
 from knowledge.extract import SUPPORTED, ExtractionError, extract
 from knowledge.models import Article, Chunk
-from knowledge.services import article_schedule_embedding
+from knowledge.services import article_bulk_upload, article_schedule_embedding
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    # Django's documented recipe for <input type=file multiple>.
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": ",".join(SUPPORTED + (".zip",))})
+        )
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)]
+
+
+class UploadForm(forms.Form):
+    files = MultipleFileField(label="Files or .zip archives")
+    url = forms.URLField(
+        required=False,
+        disabled=True,
+        label="Fetch from a URL",
+        help_text="Disabled: this server has no outbound network access. Download the page "
+        "and upload the file instead.",
+    )
 
 
 class ArticleForm(forms.ModelForm):
     class Meta:
         model = Article
-        fields = ["title", "slug", "body", "file", "source_url"]
+        fields = ["title", "slug", "published", "body", "file", "source_url"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -71,15 +105,38 @@ class ChunkInline(admin.TabularInline):
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleForm
-    list_display = ["title", "slug", "status", "chunk_count", "embedded_at", "short_error"]
-    list_filter = ["status"]
+    list_display = ["title", "slug", "published", "status", "chunk_count", "embedded_at",
+                    "embedding_model", "short_error"]  # fmt: skip
+    list_filter = ["published", "status"]
     search_fields = ["title", "slug", "body"]
     readonly_fields = ["status", "embedded_at", "embedding_model", "error"]
     inlines = [ChunkInline]
-    actions = ["reembed"]
+    actions = ["reembed", "publish", "unpublish"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_chunks=Count("chunks"))
+
+    def get_urls(self):
+        upload = path(
+            "upload/",
+            self.admin_site.admin_view(self.upload_view),
+            name="knowledge_article_upload",
+        )
+        return [upload, *super().get_urls()]
+
+    def upload_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            files = [(f.name, f.read()) for f in form.cleaned_data["files"]]
+            articles, errors = article_bulk_upload(files=files)
+            self.message_user(request, f"{len(articles)} article(s) uploaded; embedding queued.")
+            for error in errors:
+                self.message_user(request, error, level=messages.ERROR)
+            return redirect("admin:knowledge_article_changelist")
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Upload"}
+        return TemplateResponse(request, "admin/knowledge/article/upload.html", context)
 
     @admin.display(description="Chunks", ordering="n_chunks")
     def chunk_count(self, obj) -> int:
@@ -92,6 +149,14 @@ class ArticleAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         article_schedule_embedding(article=obj)
+
+    @admin.action(description="Publish selected articles")
+    def publish(self, request, queryset):
+        self.message_user(request, f"Published {queryset.update(published=True)} article(s).")
+
+    @admin.action(description="Unpublish selected articles (they stop answering at once)")
+    def unpublish(self, request, queryset):
+        self.message_user(request, f"Unpublished {queryset.update(published=False)} article(s).")
 
     @admin.action(description="Re-embed selected articles")
     def reembed(self, request, queryset):

@@ -26,6 +26,8 @@ class Article(models.Model):
         blank=True, help_text="Where customers are sent for this article instead of /kb/<slug>/."
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Only published articles answer customers; unpublishing takes effect at once.
+    published = models.BooleanField(default=True)
     content_hash = models.CharField(max_length=64, blank=True, editable=False)
     error = models.TextField(blank=True, editable=False)
     embedded_at = models.DateTimeField(null=True, blank=True, editable=False)

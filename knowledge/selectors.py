@@ -18,13 +18,15 @@ WORD = re.compile(r"[a-z0-9]+")
 
 HYBRID_SQL = f"""
 WITH dense AS (
-    SELECT id, embedding <=> %(embedding)s AS distance
-    FROM knowledge_chunk ORDER BY embedding <=> %(embedding)s LIMIT {CANDIDATES}
+    SELECT c.id, c.embedding <=> %(embedding)s AS distance
+    FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id AND a.published
+    ORDER BY c.embedding <=> %(embedding)s LIMIT {CANDIDATES}
 ), dense_ranked AS (
     SELECT id, distance, row_number() OVER (ORDER BY distance) AS rank FROM dense
 ), sparse AS (
     SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.search_vector, q) DESC) AS rank
-    FROM knowledge_chunk c, to_tsquery('english', %(tsquery)s) q
+    FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id AND a.published,
+         to_tsquery('english', %(tsquery)s) q
     WHERE c.search_vector @@ q
     ORDER BY ts_rank_cd(c.search_vector, q) DESC LIMIT {CANDIDATES}
 ), fused AS (
@@ -52,12 +54,13 @@ class SearchResult:
 def chunk_search(*, embedding: list[float], limit: int) -> list[Chunk]:
     """The `limit` chunks closest to `embedding`, nearest first (plain dense search).
 
-    Each chunk carries `distance` (cosine, 0 = identical) and its article. There is
-    deliberately no filter on the article's status: while an edited article is being
-    re-embedded its old chunks keep answering, and they are swapped in one transaction.
+    Each chunk carries `distance` (cosine, 0 = identical) and its article. Only published
+    articles count. There is deliberately no filter on the embedding status: while an
+    edited article is re-embedded its old chunks keep answering, swapped in one transaction.
     """
     return list(
-        Chunk.objects.select_related("article")
+        Chunk.objects.filter(article__published=True)
+        .select_related("article")
         .annotate(distance=CosineDistance("embedding", embedding))
         .order_by("distance")[:limit]
     )

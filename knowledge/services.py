@@ -1,7 +1,9 @@
 """Writes to the knowledge base, and the calls out to the embedder they need."""
 
+import io
 import logging
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePath
 
 from django.conf import settings
 from django.db import transaction
@@ -103,10 +105,14 @@ def article_schedule_embedding(*, article: Article) -> None:
 
 def article_upsert_from_file(*, path: Path) -> tuple[Article, bool]:
     """Create or update the article whose slug is the file's name. Returns (article, changed)."""
-    extracted = extract(filename=path.name, data=path.read_bytes())
-    slug = slugify(path.stem)[:200]
+    return article_upsert(filename=path.name, data=path.read_bytes())
+
+
+def article_upsert(*, filename: str, data: bytes) -> tuple[Article, bool]:
+    extracted = extract(filename=filename, data=data)
+    slug = slugify(PurePath(filename).stem)[:200]
     if not slug:
-        raise ExtractionError(f"{path.name}: rename the file; its name gives no usable slug.")
+        raise ExtractionError(f"{filename}: rename the file; its name gives no usable slug.")
     title = extracted.title[:200]
     article = Article.objects.filter(slug=slug).first()
     if article and article.title == title and article.body == extracted.body:
@@ -115,3 +121,46 @@ def article_upsert_from_file(*, path: Path) -> tuple[Article, bool]:
     article.title, article.body = title, extracted.body
     article.save()
     return article, True
+
+
+MAX_ZIP_FILES = 500
+MAX_ZIP_BYTES = 200 * 1024 * 1024
+
+
+def article_bulk_upload(*, files: list[tuple[str, bytes]]) -> tuple[list[Article], list[str]]:
+    """Create or update one article per file (a .zip counts as the files inside it) and
+    queue the embedding of each. Returns (articles, errors); a bad file never stops the rest."""
+    articles, errors = [], []
+    for filename, data in _expand_zips(files, errors):
+        try:
+            article, _ = article_upsert(filename=filename, data=data)
+        except ExtractionError as exc:
+            errors.append(str(exc))
+            continue
+        article_schedule_embedding(article=article)
+        articles.append(article)
+    return articles, errors
+
+
+def _expand_zips(files: list[tuple[str, bytes]], errors: list[str]):
+    for filename, data in files:
+        if not filename.lower().endswith(".zip"):
+            yield filename, data
+            continue
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile:
+            errors.append(f"{filename} is not a valid .zip file.")
+            continue
+        members = [m for m in archive.infolist() if not m.is_dir() and _wanted(m.filename)]
+        # Guard against zip bombs: the declared sizes are checked before anything is read.
+        if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+            errors.append(f"{filename} holds too much (at most {MAX_ZIP_FILES} files, 200 MB).")
+            continue
+        for member in members:
+            yield PurePath(member.filename).name, archive.read(member)
+
+
+def _wanted(name: str) -> bool:
+    parts = PurePath(name).parts
+    return not any(p.startswith(".") or p == "__MACOSX" for p in parts)

@@ -1,45 +1,14 @@
 """Through a real Celery worker process, connected to the test database and Redis."""
 
-import subprocess
-import sys
-import time
-
 import pytest
-from django.conf import settings
 from django.db import transaction
 
-from conftest import child_env
 from knowledge.models import Article, Chunk
 from knowledge.services import article_schedule_embedding
 from knowledge.tasks import embed_article
+from knowledge.tests.conftest import wait_for as _wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def worker(tmp_path):
-    log = tmp_path / "worker.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool", "solo",
-             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=settings.BASE_DIR, env=child_env(), stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    yield log
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def _wait_for(check, log, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"Timed out; worker log:\n{log.read_text()[-3000:]}")
 
 
 def _succeeded(log) -> list[str]:
