@@ -78,9 +78,8 @@ def tsquery_terms(text: str) -> str:
 def hybrid_search(*, embedding: list[float], text: str, limit: int) -> SearchResult:
     """Dense (HNSW, cosine) and full-text results fused by reciprocal rank, in one query."""
     terms = tsquery_terms(text)
-    if not terms:
-        chunks = chunk_search(embedding=embedding, limit=limit)
-        return SearchResult(chunks, 1 - chunks[0].distance if chunks else 0.0)
+    if not terms:  # nothing for full text to match: the vector side alone
+        return search(embedding=embedding, text=text, limit=limit, mode="dense")
     chunks = list(
         Chunk.objects.raw(
             HYBRID_SQL,
