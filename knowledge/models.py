@@ -95,7 +95,10 @@ class Chunk(models.Model):
     def __str__(self) -> str:
         return f"{self.article.slug} #{self.position}"
 
-    def embedding_text(self) -> str:
+    @staticmethod
+    def embedding_head(title: str, heading: str) -> str:
         # Title and heading give a short chunk the context its words alone lack.
-        head = f"{self.article.title} — {self.heading}" if self.heading else self.article.title
-        return f"{head}\n\n{self.text}"
+        return f"{title} — {heading}" if heading else title
+
+    def embedding_text(self) -> str:
+        return f"{self.embedding_head(self.article.title, self.heading)}\n\n{self.text}"

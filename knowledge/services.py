@@ -74,7 +74,7 @@ def _build_chunks(article: Article) -> list[Chunk]:
     def reserve(heading: str) -> int:
         # embedding_text() adds the title and heading; the overlap is carried in; and the
         # model adds two special tokens. All of it must fit in what the model reads.
-        return count(f"{article.title} — {heading}") + OVERLAP_TOKENS + 4
+        return count(Chunk.embedding_head(article.title, heading)) + OVERLAP_TOKENS + 4
 
     max_tokens = min(settings.CHUNK_MAX_TOKENS, embeddings.max_sequence_length())
     drafts = chunk_markdown(

@@ -59,11 +59,8 @@ def ticket_reply(*, ticket: Ticket, agent, text: str) -> Message:
             delivered=False,
         )
         if ticket.status != Ticket.Status.PENDING:
-            before = ticket.audited_values()
-            ticket.status = Ticket.Status.PENDING
-            ticket.save(update_fields=["status", "updated_at"])
-            ticket_record_changes(ticket=ticket, before=before, by=agent)
-        name = agent.get_full_name() or agent.get_username()
+            ticket_update(ticket=ticket, by=agent, status=Ticket.Status.PENDING)
+        name = message.author_name
         transaction.on_commit(lambda: _push(conversation, message, name, joined))
         if ticket.email:
             transaction.on_commit(lambda: _email(ticket, text, name))
