@@ -36,29 +36,35 @@ def _short_answers(settings):
 def _demo_articles() -> list[tuple[dict, list]]:
     from knowledge.extract import extract
     from knowledge.models import Article
-    from knowledge.services import _build_chunks, embedding_pipeline
+    from knowledge.services import _build_chunks
 
     if not _demo_rows:
         for path in sorted((settings.BASE_DIR / "knowledge" / "demo_kb").glob("*.md")):
             extracted = extract(filename=path.name, data=path.read_bytes())
             fields = {"slug": path.stem, "title": extracted.title, "body": extracted.body}
-            chunks = _build_chunks(Article(**fields))
-            fields["content_hash"] = Article(**fields).compute_hash(pipeline=embedding_pipeline())
-            _demo_rows.append((fields, chunks))
+            _demo_rows.append((fields, _build_chunks(Article(**fields))))
     return _demo_rows
 
 
 @pytest.fixture
 def demo_kb(db):
-    """The shipped demo knowledge base, embedded and ready."""
-    from knowledge.models import Article, Chunk
+    """The shipped demo knowledge base, embedded (default model) and ready."""
+    from django.utils import timezone
 
+    from knowledge.indexes import live_indexes
+    from knowledge.models import Article, ArticleEmbedding, Chunk
+    from knowledge.services import embedding_pipeline
+
+    index = live_indexes()[0]
     articles = []
     for fields, chunks in _demo_articles():
-        article = Article.objects.create(status=Article.Status.READY, **fields)
+        article = Article.objects.create(
+            status=Article.Status.READY, embedding_model=index.model_name, **fields
+        )
         Chunk.objects.bulk_create(
             Chunk(
                 article=article,
+                index=index,
                 position=n,
                 heading=c.heading,
                 anchor=c.anchor,
@@ -66,6 +72,13 @@ def demo_kb(db):
                 embedding=c.embedding,
             )
             for n, c in enumerate(chunks)
+        )
+        ArticleEmbedding.objects.create(
+            article=article,
+            index=index,
+            content_hash=article.compute_hash(pipeline=embedding_pipeline(index.model_name)),
+            chunk_count=len(chunks),
+            embedded_at=timezone.now(),
         )
         articles.append(article)
     return articles

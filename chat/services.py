@@ -13,8 +13,7 @@ from chat.history import history_append, history_load
 from chat.models import Conversation, Message
 from chat.prompts import build_messages
 from chat.quality import groundedness, used_sources
-from knowledge import embeddings
-from knowledge.retrieval import retrieve
+from knowledge.retrieval import aembed_question, retrieve
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +85,7 @@ async def question_answer(*, session_key: str, text: str, send: Send) -> Message
     # Independent work overlaps: the embedding runs in a thread while Redis answers. (A
     # follow-up is searched with the previous question too, so retrieve() embeds that text
     # again: ~10 ms, only when there is history, against a serial wait on every question.)
-    embedding, history = await asyncio.gather(
-        asyncio.to_thread(embeddings.embed_query, text), _load_history(session_key)
-    )
+    embedding, history = await asyncio.gather(aembed_question(text), _load_history(session_key))
     found = await database_sync_to_async(retrieve)(
         question=text, history=history, question_embedding=embedding
     )

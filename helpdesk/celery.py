@@ -13,6 +13,6 @@ app.autodiscover_tasks()
 @worker_process_init.connect
 def _warm_up(**kwargs):
     # Each worker process loads the embedding model once, before its first task.
-    from knowledge.embeddings import warm_up
+    from knowledge.indexes import embeddings_warm_up as warm_up
 
     warm_up()

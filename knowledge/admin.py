@@ -3,15 +3,17 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Count
-from django.shortcuts import redirect
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.text import slugify
 
 from knowledge.extract import SUPPORTED, ExtractionError, extract
-from knowledge.models import Article, Chunk
+from knowledge.indexes import embedding_index_progress
+from knowledge.models import Article, ArticleEmbedding, EmbeddingIndex
 from knowledge.services import article_bulk_upload, article_schedule_embedding
 
 
@@ -90,18 +92,6 @@ class ArticleForm(forms.ModelForm):
         cleaned["slug"] = cleaned.get("slug") or slugify(upload.name.rsplit(".", 1)[0])[:200]
 
 
-class ChunkInline(admin.TabularInline):
-    model = Chunk
-    fields = ["position", "heading", "text"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleForm
@@ -109,12 +99,13 @@ class ArticleAdmin(admin.ModelAdmin):
                     "embedding_model", "short_error"]  # fmt: skip
     list_filter = ["published", "status"]
     search_fields = ["title", "slug", "body"]
-    readonly_fields = ["status", "embedded_at", "embedding_model", "error"]
-    inlines = [ChunkInline]
+    readonly_fields = ["status", "embedded_at", "embedding_model", "error", "chunks_link"]
     actions = ["reembed", "publish", "unpublish"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_chunks=Count("chunks"))
+        # The chunks that answer customers: those of the active index.
+        active = Q(chunks__index__state=EmbeddingIndex.State.ACTIVE)
+        return super().get_queryset(request).annotate(n_chunks=Count("chunks", filter=active))
 
     def get_urls(self):
         upload = path(
@@ -122,7 +113,32 @@ class ArticleAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.upload_view),
             name="knowledge_article_upload",
         )
-        return [upload, *super().get_urls()]
+        chunks = path(
+            "<int:article_id>/chunks/",
+            self.admin_site.admin_view(self.chunks_view),
+            name="knowledge_article_chunks",
+        )
+        return [upload, chunks, *super().get_urls()]
+
+    def chunks_view(self, request, article_id: int):
+        """Preview chunks: how the article was split, per index, as the model reads it."""
+        article = get_object_or_404(Article, pk=article_id)
+        if not self.has_view_permission(request, article):
+            raise PermissionDenied
+        indexes = [
+            (index, list(article.chunks.filter(index=index).order_by("position")))
+            for index in EmbeddingIndex.objects.exclude(
+                state=EmbeddingIndex.State.RETIRED
+            ).order_by("state")
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "article": article,
+            "indexes": indexes,
+            "title": f"Chunks of {article.title}",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/knowledge/article/chunks.html", context)
 
     def upload_view(self, request):
         if not self.has_add_permission(request):
@@ -139,8 +155,16 @@ class ArticleAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/knowledge/article/upload.html", context)
 
     @admin.display(description="Chunks", ordering="n_chunks")
-    def chunk_count(self, obj) -> int:
-        return obj.n_chunks
+    def chunk_count(self, obj) -> str:
+        url = reverse("admin:knowledge_article_chunks", args=[obj.pk])
+        return format_html('<a href="{}" title="Preview chunks">{}</a>', url, obj.n_chunks)
+
+    @admin.display(description="Chunks")
+    def chunks_link(self, obj) -> str:
+        if not obj.pk:
+            return "—"
+        url = reverse("admin:knowledge_article_chunks", args=[obj.pk])
+        return format_html('<a href="{}">Preview chunks</a>', url)
 
     @admin.display(description="Error")
     def short_error(self, obj) -> str:
@@ -160,7 +184,30 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-embed selected articles")
     def reembed(self, request, queryset):
-        queryset.update(content_hash="")
+        # Forget the stored hashes: the old vectors keep answering until the new replace them.
+        ArticleEmbedding.objects.filter(article__in=queryset).update(content_hash="")
         for article in queryset:
             article_schedule_embedding(article=article)
         self.message_user(request, f"Queued {queryset.count()} article(s) for embedding.")
+
+
+@admin.register(EmbeddingIndex)
+class EmbeddingIndexAdmin(admin.ModelAdmin):
+    """Read-only: indexes are built by `manage.py reembed` and switched automatically."""
+
+    list_display = ["model_name", "state", "dimensions", "progress", "created_at", "activated_at"]
+    list_filter = ["state"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Articles embedded")
+    def progress(self, obj) -> str:
+        done, total = embedding_index_progress(index=obj)
+        return f"{done} / {total}"

@@ -1,11 +1,10 @@
 import hashlib
 
-from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.urls import reverse
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
 
 class Article(models.Model):
@@ -28,8 +27,8 @@ class Article(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     # Only published articles answer customers; unpublishing takes effect at once.
     published = models.BooleanField(default=True)
-    content_hash = models.CharField(max_length=64, blank=True, editable=False)
     error = models.TextField(blank=True, editable=False)
+    # The status, time and model of the vectors that answer customers now.
     embedded_at = models.DateTimeField(null=True, blank=True, editable=False)
     embedding_model = models.CharField(max_length=200, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -56,19 +55,81 @@ class Article(models.Model):
             digest.update(b"\0")
         return digest.hexdigest()
 
-    def is_current(self, *, pipeline: str) -> bool:
-        return self.status == self.Status.READY and self.content_hash == self.compute_hash(
-            pipeline=pipeline
-        )
+
+class EmbeddingIndex(models.Model):
+    """One embedding model's vectors of the whole knowledge base.
+
+    Exactly one index is active: it answers customers. Switching EMBEDDING_MODEL builds a
+    second one beside it; the switch happens in one transaction once every article has
+    vectors in the new index, so retrieval never sees a half-built knowledge base.
+    """
+
+    class State(models.TextChoices):
+        BUILDING = "building", "Building"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    model_name = models.CharField(max_length=200, unique=True)
+    dimensions = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.BUILDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"], condition=models.Q(state="active"), name="one_active_index"
+            )
+        ]
+        verbose_name_plural = "embedding indexes"
+
+    def __str__(self) -> str:
+        return f"{self.model_name} ({self.get_state_display()})"
+
+    def index_name(self) -> str:
+        # Postgres names are at most 63 bytes; a model name can be any path.
+        digest = hashlib.sha1(self.model_name.encode()).hexdigest()[:12]
+        return f"knowledge_chunk_hnsw_{digest}"
+
+    def articles_done(self) -> int:
+        return self.article_embeddings.count()
+
+
+class ArticleEmbedding(models.Model):
+    """That an article's chunks in one index are current: the content hash makes
+    re-embedding idempotent, and the rows count an index's progress."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="embeddings")
+    index = models.ForeignKey(
+        EmbeddingIndex, on_delete=models.CASCADE, related_name="article_embeddings"
+    )
+    content_hash = models.CharField(max_length=64)
+    chunk_count = models.PositiveIntegerField(default=0)
+    embedded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["article", "index"], name="article_embedding_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} in {self.index_id}"
 
 
 class Chunk(models.Model):
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="chunks")
+    # Each index has its own chunks: the split depends on the model's tokenizer.
+    index = models.ForeignKey(EmbeddingIndex, on_delete=models.CASCADE, related_name="chunks")
     position = models.PositiveIntegerField()
     heading = models.CharField(max_length=500, blank=True)
     anchor = models.CharField(max_length=200, blank=True)
     text = models.TextField()
-    embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS)
+    # No fixed dimension: indexes of different models live side by side. Each index has
+    # its own partial HNSW index on `embedding::vector(<its dimensions>)`, created by
+    # knowledge.services.embedding_index_create, which every query matches.
+    embedding = VectorField()
     # Kept by Postgres itself, so no code path can forget to update it.
     search_vector = models.GeneratedField(
         expression=SearchVector("heading", "text", config="english"),
@@ -79,16 +140,11 @@ class Chunk(models.Model):
     class Meta:
         ordering = ["article", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["article", "position"], name="chunk_article_position")
+            models.UniqueConstraint(
+                fields=["article", "index", "position"], name="chunk_article_index_position"
+            )
         ]
         indexes = [
-            HnswIndex(
-                name="chunk_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
             GinIndex(name="chunk_search_vector_gin", fields=["search_vector"]),
         ]
 

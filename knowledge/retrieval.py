@@ -2,16 +2,37 @@
 which query to search with, which chunks come back, and whether the evidence is strong
 enough to answer at all."""
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from knowledge import embeddings
-from knowledge.selectors import CANDIDATES, SearchResult, search
+from knowledge.models import EmbeddingIndex
+from knowledge.selectors import CANDIDATES, SearchResult, aserving_index, search, serving_index
 
 logger = logging.getLogger(__name__)
 MODES = ("dense", "hybrid", "hybrid+rerank")
+
+
+@dataclass
+class QueryEmbedding:
+    """A question's vector, and the index whose model made it: the two must match."""
+
+    index: EmbeddingIndex | None
+    vector: list[float]
+
+
+def embed_question(text: str, *, index: EmbeddingIndex | None) -> QueryEmbedding:
+    model = index.model_name if index else ""
+    return QueryEmbedding(index, embeddings.embed_query(text, model=model))
+
+
+async def aembed_question(text: str) -> QueryEmbedding:
+    """Embed with the serving index's model (the old one until a switch completes)."""
+    index = await aserving_index()
+    return await asyncio.to_thread(embed_question, text, index=index)
 
 
 @dataclass
@@ -39,24 +60,35 @@ def retrieve(
     history: list[dict],
     mode: str = "",
     limit: int | None = None,
-    question_embedding: list[float] | None = None,
+    question_embedding: QueryEmbedding | None = None,
     rewrite: bool | None = None,
 ) -> Retrieval:
     mode = mode or settings.RETRIEVAL_MODE
     limit = limit or settings.RETRIEVAL_TOP_K
     query = retrieval_query(question=question, history=history, rewrite=rewrite)
-    embedding = question_embedding if query == question and question_embedding else None
-    embedding = embedding or embeddings.embed_query(query)
+    embedded = question_embedding
+    if embedded is None or query != question:
+        index = embedded.index if embedded else serving_index()
+        embedded = embed_question(query, index=index)
+    index, embedding = embedded.index, embedded.vector
     if mode == "hybrid+rerank":
-        result = _reranked(query, embedding, limit)
+        result = _reranked(query, embedding, limit, index)
     else:
-        result = search(embedding=embedding, text=query, limit=limit, mode=mode)
+        result = search(embedding=embedding, text=query, limit=limit, mode=mode, index=index)
     refused = result.best_similarity < settings.RETRIEVAL_MIN_SIMILARITY
     return Retrieval(query, result.chunks, result.best_similarity, refused)
 
 
-def _reranked(query: str, embedding: list[float], limit: int) -> SearchResult:
-    pool = search(embedding=embedding, text=query, limit=min(CANDIDATES, 4 * limit), mode="hybrid")
+def _reranked(
+    query: str, embedding: list[float], limit: int, index: EmbeddingIndex | None
+) -> SearchResult:
+    pool = search(
+        embedding=embedding,
+        text=query,
+        limit=min(CANDIDATES, 4 * limit),
+        mode="hybrid",
+        index=index,
+    )
     scores = embeddings.rerank(query, [c.embedding_text() for c in pool.chunks])
     if scores is not None:
         ranked = sorted(zip(scores, pool.chunks, strict=True), key=lambda p: p[0], reverse=True)

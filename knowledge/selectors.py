@@ -5,9 +5,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import prefetch_related_objects
-from pgvector.django import CosineDistance
+from django.db.models.functions import Cast
+from pgvector.django import CosineDistance, VectorField
 
-from knowledge.models import Article, Chunk
+from knowledge.models import Article, Chunk, EmbeddingIndex
 
 # Reciprocal rank fusion's constant: 60 is the value from Cormack et al. (2009) and what
 # most hybrid-search engines ship; it damps the weight of the very first ranks.
@@ -16,26 +17,30 @@ RRF_K = 60
 CANDIDATES = 40
 WORD = re.compile(r"[a-z0-9]+")
 
-HYBRID_SQL = f"""
+# {dims} and {index_id} are integers formatted in, not parameters: the partial HNSW index
+# of each embedding index is on `embedding::vector(dims) WHERE index_id = N`, and the
+# planner only uses it when the query repeats both literally.
+HYBRID_SQL = """
 WITH dense AS (
-    SELECT c.id, c.embedding <=> %(embedding)s AS distance
+    SELECT c.id, c.embedding::vector({dims}) <=> %(embedding)s AS distance
     FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id AND a.published
-    ORDER BY c.embedding <=> %(embedding)s LIMIT {CANDIDATES}
+    WHERE c.index_id = {index_id}
+    ORDER BY c.embedding::vector({dims}) <=> %(embedding)s LIMIT {candidates}
 ), dense_ranked AS (
     SELECT id, distance, row_number() OVER (ORDER BY distance) AS rank FROM dense
 ), sparse AS (
     SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.search_vector, q) DESC) AS rank
     FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id AND a.published,
          to_tsquery('english', %(tsquery)s) q
-    WHERE c.search_vector @@ q
-    ORDER BY ts_rank_cd(c.search_vector, q) DESC LIMIT {CANDIDATES}
+    WHERE c.index_id = {index_id} AND c.search_vector @@ q
+    ORDER BY ts_rank_cd(c.search_vector, q) DESC LIMIT {candidates}
 ), fused AS (
-    SELECT id, SUM(weight / ({RRF_K} + rank)) AS score
+    SELECT id, SUM(weight / ({rrf_k} + rank)) AS score
     FROM (SELECT id, rank, 1.0 AS weight FROM dense_ranked
           UNION ALL SELECT id, rank, %(sparse_weight)s AS weight FROM sparse) ranks
     GROUP BY id
 )
-SELECT c.*, f.score, c.embedding <=> %(embedding)s AS distance,
+SELECT c.*, f.score, c.embedding::vector({dims}) <=> %(embedding)s AS distance,
        (SELECT min(distance) FROM dense) AS best_distance
 FROM fused f JOIN knowledge_chunk c ON c.id = f.id
 ORDER BY f.score DESC, distance
@@ -51,17 +56,30 @@ class SearchResult:
     best_similarity: float = 0.0
 
 
-def chunk_search(*, embedding: list[float], limit: int) -> list[Chunk]:
-    """The `limit` chunks closest to `embedding`, nearest first (plain dense search).
+def serving_index() -> EmbeddingIndex | None:
+    """The index that answers customers; None before anything is embedded.
+
+    Looked up per question (a primary-key-sized read): a process-local cache would keep
+    embedding questions with the old model after a switch."""
+    return EmbeddingIndex.objects.filter(state=EmbeddingIndex.State.ACTIVE).first()
+
+
+async def aserving_index() -> EmbeddingIndex | None:
+    return await EmbeddingIndex.objects.filter(state=EmbeddingIndex.State.ACTIVE).afirst()
+
+
+def chunk_search(*, embedding: list[float], limit: int, index: EmbeddingIndex) -> list[Chunk]:
+    """The `limit` chunks of `index` closest to `embedding`, nearest first (dense search).
 
     Each chunk carries `distance` (cosine, 0 = identical) and its article. Only published
     articles count. There is deliberately no filter on the embedding status: while an
     edited article is re-embedded its old chunks keep answering, swapped in one transaction.
     """
+    vector = Cast("embedding", VectorField(dimensions=index.dimensions))
     return list(
-        Chunk.objects.filter(article__published=True)
+        Chunk.objects.filter(article__published=True, index=index)
         .select_related("article")
-        .annotate(distance=CosineDistance("embedding", embedding))
+        .annotate(distance=CosineDistance(vector, embedding))
         .order_by("distance")[:limit]
     )
 
@@ -75,14 +93,19 @@ def tsquery_terms(text: str) -> str:
     return " | ".join(words)
 
 
-def hybrid_search(*, embedding: list[float], text: str, limit: int) -> SearchResult:
+def hybrid_search(
+    *, embedding: list[float], text: str, limit: int, index: EmbeddingIndex
+) -> SearchResult:
     """Dense (HNSW, cosine) and full-text results fused by reciprocal rank, in one query."""
     terms = tsquery_terms(text)
     if not terms:  # nothing for full text to match: the vector side alone
-        return search(embedding=embedding, text=text, limit=limit, mode="dense")
+        return search(embedding=embedding, text=text, limit=limit, mode="dense", index=index)
+    sql = HYBRID_SQL.format(
+        dims=int(index.dimensions), index_id=int(index.pk), candidates=CANDIDATES, rrf_k=RRF_K
+    )
     chunks = list(
         Chunk.objects.raw(
-            HYBRID_SQL,
+            sql,
             {
                 "embedding": _vector(embedding),
                 "tsquery": terms,
@@ -96,11 +119,15 @@ def hybrid_search(*, embedding: list[float], text: str, limit: int) -> SearchRes
     return SearchResult(chunks, best)
 
 
-def search(*, embedding: list[float], text: str, limit: int, mode: str = "") -> SearchResult:
+def search(
+    *, embedding: list[float], text: str, limit: int, index: EmbeddingIndex | None, mode: str = ""
+) -> SearchResult:
+    if index is None:  # nothing embedded yet
+        return SearchResult()
     mode = mode or settings.RETRIEVAL_MODE
     if mode == "hybrid":
-        return hybrid_search(embedding=embedding, text=text, limit=limit)
-    chunks = chunk_search(embedding=embedding, limit=limit)
+        return hybrid_search(embedding=embedding, text=text, limit=limit, index=index)
+    chunks = chunk_search(embedding=embedding, limit=limit, index=index)
     return SearchResult(chunks, 1 - chunks[0].distance if chunks else 0.0)
 
 

@@ -13,7 +13,8 @@ from django.utils.text import slugify
 from knowledge import embeddings
 from knowledge.chunking import chunk_markdown
 from knowledge.extract import ExtractionError, extract
-from knowledge.models import Article, Chunk
+from knowledge.indexes import embedding_index_activate_if_complete, live_indexes
+from knowledge.models import Article, ArticleEmbedding, Chunk, EmbeddingIndex
 
 logger = logging.getLogger(__name__)
 OVERLAP_TOKENS = 30
@@ -21,26 +22,42 @@ OVERLAP_TOKENS = 30
 CHUNKER_VERSION = 2
 
 
-def embedding_pipeline() -> str:
-    """What produced an article's chunks: stored in its hash, so a change re-embeds."""
-    return f"{embeddings.model_name()}|{settings.CHUNK_MAX_TOKENS}|{CHUNKER_VERSION}"
+def embedding_pipeline(model: str) -> str:
+    """What produces an article's chunks: part of their hash, so a change re-embeds."""
+    return f"{model}|{settings.CHUNK_MAX_TOKENS}|{CHUNKER_VERSION}"
 
 
-def article_embed(*, article_id: int) -> bool:
-    """Chunk and embed an article, replacing its chunks in one transaction.
+def article_embed(*, article_id: int, index_id: int | None = None) -> bool:
+    """Chunk and embed an article into one index, or into every live index (the active
+    one, and one being built by `manage.py reembed`). Returns whether anything changed.
 
-    Safe to run twice: when the stored content hash matches the article and the model,
-    nothing is done. Returns whether new chunks were written.
-    """
-    pipeline = embedding_pipeline()
+    Safe to run twice: an index whose stored hash matches the article is skipped."""
+    indexes = live_indexes()
+    if index_id is not None:
+        indexes = [i for i in indexes if i.pk == index_id]
+    changed = False
+    for index in indexes:
+        changed |= _embed_into(article_id, index)
+        if index.state == EmbeddingIndex.State.BUILDING:
+            embedding_index_activate_if_complete(index_id=index.pk)
+    return changed
+
+
+def _embed_into(article_id: int, index: EmbeddingIndex) -> bool:
     article = Article.objects.filter(pk=article_id).first()
-    if article is None or article.is_current(pipeline=pipeline):
+    if article is None:
         return False
-    content_hash = article.compute_hash(pipeline=pipeline)
+    content_hash = article.compute_hash(pipeline=embedding_pipeline(index.model_name))
+    if _is_current(article, index, content_hash):
+        if index.state == EmbeddingIndex.State.ACTIVE:  # e.g. scheduled, then reverted
+            Article.objects.filter(pk=article_id).exclude(status=Article.Status.READY).update(
+                status=Article.Status.READY, error=""
+            )
+        return False
     try:
-        chunks = _build_chunks(article)
+        chunks = _build_chunks(article, model=index.model_name)
     except Exception as exc:  # the editor sees why in the admin; the worker keeps going
-        logger.exception("Embedding article %s failed", article_id)
+        logger.exception("Embedding article %s with %s failed", article_id, index.model_name)
         Article.objects.filter(pk=article_id).update(
             status=Article.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
         )
@@ -49,24 +66,46 @@ def article_embed(*, article_id: int) -> bool:
         locked = Article.objects.select_for_update().filter(pk=article_id).first()
         # The article may have been edited (or deleted) while we embedded; the task that
         # the edit enqueued will embed the newer text, so these vectors are thrown away.
+        pipeline = embedding_pipeline(index.model_name)
         if locked is None or locked.compute_hash(pipeline=pipeline) != content_hash:
             return False
-        Chunk.objects.filter(article=locked).delete()
+        # Old chunks out, new ones in, in one transaction: readers see one or the other.
+        Chunk.objects.filter(article=locked, index=index).delete()
         for position, chunk in enumerate(chunks):
-            chunk.article, chunk.position = locked, position
+            chunk.article, chunk.index, chunk.position = locked, index, position
         Chunk.objects.bulk_create(chunks)
-        Article.objects.filter(pk=article_id).update(
-            status=Article.Status.READY,
-            content_hash=content_hash,
-            error="",
-            embedded_at=timezone.now(),
-            embedding_model=embeddings.model_name(),
+        ArticleEmbedding.objects.update_or_create(
+            article=locked,
+            index=index,
+            defaults={
+                "content_hash": content_hash,
+                "chunk_count": len(chunks),
+                "embedded_at": timezone.now(),
+            },
         )
+        _mark_ready(article_id, index)
     return True
 
 
-def _build_chunks(article: Article) -> list[Chunk]:
-    tokenizer = embeddings.tokenizer()
+def _is_current(article: Article, index: EmbeddingIndex, content_hash: str) -> bool:
+    return ArticleEmbedding.objects.filter(
+        article=article, index=index, content_hash=content_hash
+    ).exists()
+
+
+def _mark_ready(article_id: int, index: EmbeddingIndex) -> None:
+    # The article list shows the vectors that answer customers: the active index's.
+    if index.state == EmbeddingIndex.State.ACTIVE:
+        Article.objects.filter(pk=article_id).update(
+            status=Article.Status.READY,
+            error="",
+            embedded_at=timezone.now(),
+            embedding_model=index.model_name,
+        )
+
+
+def _build_chunks(article: Article, *, model: str = "") -> list[Chunk]:
+    tokenizer = embeddings.tokenizer(model)
 
     def count(text: str) -> int:
         return len(tokenizer.tokenize(text))
@@ -76,7 +115,7 @@ def _build_chunks(article: Article) -> list[Chunk]:
         # model adds two special tokens. All of it must fit in what the model reads.
         return count(Chunk.embedding_head(article.title, heading)) + OVERLAP_TOKENS + 4
 
-    max_tokens = min(settings.CHUNK_MAX_TOKENS, embeddings.max_sequence_length())
+    max_tokens = min(settings.CHUNK_MAX_TOKENS, embeddings.max_sequence_length(model))
     drafts = chunk_markdown(
         article.body,
         max_tokens=max_tokens,
@@ -87,19 +126,28 @@ def _build_chunks(article: Article) -> list[Chunk]:
     chunks = [
         Chunk(article=article, heading=d.heading, anchor=d.anchor, text=d.text) for d in drafts
     ]
-    vectors = embeddings.embed_documents([c.embedding_text() for c in chunks])
+    vectors = embeddings.embed_documents([c.embedding_text() for c in chunks], model=model)
     for chunk, vector in zip(chunks, vectors, strict=True):
         chunk.embedding = vector
     return chunks
 
 
 def article_schedule_embedding(*, article: Article) -> None:
-    """Mark the article pending and enqueue its embedding once the transaction commits."""
+    """Enqueue the article's embedding once the transaction commits, unless every live
+    index already holds its current text. The list shows it pending meanwhile."""
     from knowledge.tasks import embed_article
 
-    if article.is_current(pipeline=embedding_pipeline()):
+    stale = [
+        index
+        for index in live_indexes()
+        if not _is_current(
+            article, index, article.compute_hash(pipeline=embedding_pipeline(index.model_name))
+        )
+    ]
+    if not stale:
         return
-    Article.objects.filter(pk=article.pk).update(status=Article.Status.PENDING, error="")
+    if any(index.state == EmbeddingIndex.State.ACTIVE for index in stale):
+        Article.objects.filter(pk=article.pk).update(status=Article.Status.PENDING, error="")
     transaction.on_commit(lambda: embed_article.delay(article.pk))
 
 

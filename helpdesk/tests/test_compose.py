@@ -226,10 +226,10 @@ def test_the_database_and_redis_urls_point_at_their_services(services, name):
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
-def test_the_embedding_model_is_one_settings_knows(services, name):
+def test_the_embedding_model_is_a_bge_v1_5_model(services, name):
     model = environment(services[name])["EMBEDDING_MODEL"]
     assert model
-    assert model in settings.KNOWN_EMBEDDING_DIMENSIONS
+    assert model.startswith("BAAI/bge-") and model.endswith("-en-v1.5")
 
 
 def test_the_image_bakes_in_the_embedding_model_the_app_uses(services):

@@ -40,6 +40,9 @@ def test_envlist_splits_on_commas_and_drops_blanks(monkeypatch):
     assert envlist("HOSTS", "") == ["a.example", "b.example"]
 
 
-def test_the_default_embedding_model_has_384_dimensions(settings):
-    assert settings.EMBEDDING_DIMENSIONS == 384
-    assert settings.KNOWN_EMBEDDING_DIMENSIONS["BAAI/bge-small-en-v1.5"] == 384
+def test_the_default_embedding_model_is_the_bundled_minilm(settings):
+    from knowledge import embeddings
+
+    settings.EMBEDDING_MODEL = ""
+    assert embeddings.model_name() == embeddings.DEFAULT_MODEL
+    assert embeddings.dimension() == 384

@@ -3,7 +3,6 @@
 import django.db.models.deletion
 import pgvector.django.indexes
 import pgvector.django.vector
-from django.conf import settings
 from django.db import migrations, models
 from pgvector.django import VectorExtension
 
@@ -47,7 +46,7 @@ class Migration(migrations.Migration):
                 ('heading', models.CharField(blank=True, max_length=500)),
                 ('anchor', models.CharField(blank=True, max_length=200)),
                 ('text', models.TextField()),
-                ('embedding', pgvector.django.vector.VectorField(dimensions=settings.EMBEDDING_DIMENSIONS)),
+                ('embedding', pgvector.django.vector.VectorField(dimensions=384)),
                 ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='knowledge.article')),
             ],
             options={

@@ -11,13 +11,20 @@ from conftest import child_env
 
 
 @pytest.fixture
-def worker(tmp_path):
+def worker_env() -> dict[str, str]:
+    """Extra environment for the worker process; a test module may override it."""
+    return {}
+
+
+@pytest.fixture
+def worker(tmp_path, worker_env):
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool", "solo",
              "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=settings.BASE_DIR, env=child_env(), stdout=out, stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR, env=child_env(**worker_env), stdout=out,
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
     yield log
     proc.terminate()

@@ -1,10 +1,10 @@
 """article_embed and article_schedule_embedding: chunks and vectors, idempotent, on commit."""
 
 import pytest
-from django.conf import settings
 
 from knowledge import embeddings
-from knowledge.models import Article, Chunk
+from knowledge.indexes import stale_articles
+from knowledge.models import Article, ArticleEmbedding, Chunk, EmbeddingIndex
 from knowledge.services import article_embed, article_schedule_embedding, embedding_pipeline
 
 pytestmark = pytest.mark.django_db
@@ -38,13 +38,19 @@ def test_it_creates_chunks_with_vectors_and_marks_the_article_ready():
     chunks = list(article.chunks.order_by("position"))
     assert [c.heading for c in chunks] == ["", "Ask for a refund", "Monthly plans"]
     assert [c.anchor for c in chunks] == ["", "ask-for-a-refund", "monthly-plans"]
-    assert all(len(c.embedding) == 384 == settings.EMBEDDING_DIMENSIONS for c in chunks)
+    assert all(len(c.embedding) == 384 for c in chunks)
     assert article.status == Article.Status.READY
     assert article.error == ""
     assert article.embedded_at is not None
     assert article.embedding_model == embeddings.model_name()
-    assert article.content_hash == article.compute_hash(pipeline=embedding_pipeline())
-    assert article.is_current(pipeline=embedding_pipeline())
+    index = EmbeddingIndex.objects.get()
+    assert index.state == EmbeddingIndex.State.ACTIVE
+    assert index.model_name == embeddings.model_name() and index.dimensions == 384
+    assert {c.index_id for c in chunks} == {index.pk}
+    row = ArticleEmbedding.objects.get(article=article, index=index)
+    assert row.content_hash == article.compute_hash(pipeline=embedding_pipeline(index.model_name))
+    assert row.chunk_count == 3
+    assert stale_articles(index=index) == []
 
 
 def test_the_vectors_are_normalised_and_differ_per_chunk():
@@ -91,8 +97,7 @@ def test_editing_the_body_replaces_the_chunks():
     assert not old_ids & {c.pk for c in chunks}
     assert not any("fourteen days" in c.text or "invoice number" in c.text for c in chunks)
     assert [c.heading for c in chunks] == ["", "Resellers", "App stores", "Timing"]
-    article.refresh_from_db()
-    assert article.content_hash == article.compute_hash(pipeline=embedding_pipeline())
+    assert stale_articles(index=EmbeddingIndex.objects.get()) == []
 
 
 def test_editing_only_the_title_re_embeds_too():
@@ -109,13 +114,12 @@ def test_editing_only_the_title_re_embeds_too():
     assert article.embedded_at > first_embedded_at
 
 
-def test_an_article_is_not_current_for_another_embedding_model():
+def test_the_content_hash_depends_on_the_embedding_model():
     article = make_article()
-    article_embed(article_id=article.pk)
-    article.refresh_from_db()
 
-    assert article.is_current(pipeline=embedding_pipeline())
-    assert not article.is_current(pipeline="BAAI/bge-small-en-v1.5|200|2")
+    assert article.compute_hash(pipeline=embedding_pipeline("a")) != article.compute_hash(
+        pipeline=embedding_pipeline("BAAI/bge-small-en-v1.5")
+    )
 
 
 def test_embedding_a_deleted_article_does_nothing():

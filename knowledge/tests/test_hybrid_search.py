@@ -1,6 +1,6 @@
 from knowledge.embeddings import embed_query
 from knowledge.retrieval import retrieval_query, retrieve
-from knowledge.selectors import hybrid_search, tsquery_terms
+from knowledge.selectors import hybrid_search, serving_index, tsquery_terms
 
 
 def test_the_full_text_query_ors_the_questions_words():
@@ -10,7 +10,9 @@ def test_the_full_text_query_ors_the_questions_words():
 
 def test_hybrid_search_returns_ranked_chunks_with_their_articles(demo_kb):
     question = "refund for an annual plan"
-    result = hybrid_search(embedding=embed_query(question), text=question, limit=3)
+    result = hybrid_search(
+        embedding=embed_query(question), text=question, limit=3, index=serving_index()
+    )
 
     assert len(result.chunks) == 3
     assert result.chunks[0].article.slug == "cancel-downgrade-and-refunds"

@@ -3,11 +3,15 @@
 import pytest
 
 from knowledge.embeddings import embed_query
-from knowledge.selectors import chunk_search
+from knowledge.selectors import chunk_search, serving_index
+
+
+def search(question: str, limit: int):
+    return chunk_search(embedding=embed_query(question), limit=limit, index=serving_index())
 
 
 def top_slugs(question: str, limit: int = 3) -> list[str]:
-    chunks = chunk_search(embedding=embed_query(question), limit=limit)
+    chunks = search(question, limit)
     slugs = []
     for chunk in chunks:
         if chunk.article.slug not in slugs:
@@ -67,7 +71,7 @@ def test_asking_about_working_without_internet_finds_offline_mode(demo_kb):
 
 
 def test_results_come_nearest_first_with_their_articles(demo_kb):
-    chunks = chunk_search(embedding=embed_query("how do I turn on two-factor login"), limit=8)
+    chunks = search("how do I turn on two-factor login", 8)
 
     assert len(chunks) == 8
     distances = [c.distance for c in chunks]
@@ -77,9 +81,13 @@ def test_results_come_nearest_first_with_their_articles(demo_kb):
 
 
 def test_the_limit_is_respected(demo_kb):
-    assert len(chunk_search(embedding=embed_query("refund"), limit=1)) == 1
-    assert chunk_search(embedding=embed_query("refund"), limit=0) == []
+    assert len(search("refund", 1)) == 1
+    assert search("refund", 0) == []
 
 
 def test_an_empty_knowledge_base_returns_nothing(db):
-    assert chunk_search(embedding=embed_query("anything at all"), limit=3) == []
+    from knowledge.indexes import live_indexes
+
+    assert serving_index() is None
+    index = live_indexes()[0]
+    assert chunk_search(embedding=embed_query("anything at all"), limit=3, index=index) == []

@@ -26,6 +26,7 @@ def test_an_agent_works_tickets_and_reads_conversations(agent):
 def test_an_agent_cannot_touch_articles(agent):
     assert agent.get("/admin/knowledge/article/").status_code == 403
     assert agent.get("/admin/knowledge/article/add/").status_code == 403
+    assert agent.get("/admin/knowledge/embeddingindex/").status_code == 403
 
 
 def test_an_agent_cannot_delete_tickets_or_edit_conversations(agent):
@@ -39,6 +40,7 @@ def test_an_agent_cannot_delete_tickets_or_edit_conversations(agent):
 def test_an_editor_runs_the_knowledge_base(editor):
     assert editor.get("/admin/knowledge/article/").status_code == 200
     assert editor.get("/admin/knowledge/article/add/").status_code == 200
+    assert editor.get("/admin/knowledge/embeddingindex/").status_code == 200
 
 
 def test_an_editor_cannot_see_tickets_or_conversations(editor):

@@ -14,7 +14,6 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from helpdesk import devstack
-from knowledge import embeddings
 from knowledge.selectors import article_count
 
 DEMO_KB = settings.BASE_DIR / "knowledge" / "demo_kb"
@@ -56,7 +55,6 @@ class Command(BaseCommand):
             self.stdout.write("Starting the embedded LLM server (SmolLM2-135M, llama.cpp)…")
             devstack.llm_base_url()
         call_command("migrate", interactive=False, verbosity=0)
-        embeddings.check_stored_dimension()
         if article_count() == 0:
             self.stdout.write("Loading the demo knowledge base…")
             call_command("ingest_kb", str(DEMO_KB))

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from knowledge import embeddings
+from knowledge.indexes import embeddings_warm_up
 from knowledge.retrieval import MODES, retrieve
 
 SWEEP = (0.25, 0.30, 0.33, 0.35, 0.37, 0.40, 0.45)
@@ -120,7 +121,7 @@ class Command(BaseCommand):
         if not questions.exists():
             raise CommandError(f"{questions} does not exist.")
         items = load_questions(questions)[: limit or None]
-        embeddings.warm_up()
+        embeddings_warm_up()
         results = []
         for mode in MODES:
             if mode.endswith("rerank") and embeddings.reranker() is None:

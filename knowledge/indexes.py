@@ -1,0 +1,198 @@
+"""Writes to embedding indexes: creating one per model, switching models without a gap,
+and retiring the old vectors.
+
+A switch (`manage.py reembed` after changing EMBEDDING_MODEL) builds the new index beside
+the active one. Questions keep being embedded with the active index's model and searched
+in its vectors until every article has vectors in the new index; then one transaction
+makes the new index active. The old vectors are deleted a grace period later, so a
+question embedded with the old model just before the switch still finds its vectors.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from knowledge import embeddings
+from knowledge.models import Article, ArticleEmbedding, EmbeddingIndex
+
+logger = logging.getLogger(__name__)
+State = EmbeddingIndex.State
+
+
+def live_indexes() -> list[EmbeddingIndex]:
+    """The indexes new vectors go to: the active one first, then one being built.
+
+    On a fresh install there is none yet: the configured model's index starts active,
+    as there is nothing to switch from."""
+    indexes = list(EmbeddingIndex.objects.exclude(state=State.RETIRED).order_by("state"))
+    if not any(index.state == State.ACTIVE for index in indexes):
+        return [embedding_index_create(model_name=embeddings.model_name(), state=State.ACTIVE)]
+    return indexes
+
+
+def embedding_index_create(*, model_name: str, state: str) -> EmbeddingIndex:
+    """The index of `model_name`, created with its HNSW index if it is new."""
+    dimensions = embeddings.dimension(model_name)
+    now = timezone.now() if state == State.ACTIVE else None
+    try:
+        with transaction.atomic():
+            index, _ = EmbeddingIndex.objects.get_or_create(
+                model_name=model_name,
+                defaults={"dimensions": dimensions, "state": state, "activated_at": now},
+            )
+    except IntegrityError:  # another process created it (or activated one) first
+        index = EmbeddingIndex.objects.get(model_name=model_name)
+    if index.dimensions != dimensions:
+        raise ImproperlyConfigured(
+            f"Embedding model {model_name!r} now makes {dimensions}-dimension vectors, but "
+            f"its stored index has {index.dimensions}. Run `manage.py reembed --force`."
+        )
+    _create_hnsw(index)
+    return index
+
+
+def _create_hnsw(index: EmbeddingIndex) -> None:
+    # A partial index per model on a dimension cast: pgvector can only index vectors of
+    # one fixed dimension, and the column holds every model's. Queries repeat the cast and
+    # the model filter (selectors.py) so the planner uses it.
+    with connection.cursor() as cursor:
+        # Postgres refuses DDL on a table with deferred FK checks pending in this
+        # transaction (chunks written earlier in it): run those checks first.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {index.index_name()} ON knowledge_chunk USING hnsw "
+            f"((embedding::vector({int(index.dimensions)})) vector_cosine_ops) "
+            f"WITH (m = 16, ef_construction = 64) WHERE index_id = {int(index.pk)}"
+        )
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def embedding_index_build(*, model_name: str, force: bool = False) -> tuple[EmbeddingIndex, list]:
+    """Start (re)embedding the knowledge base with `model_name`. Returns the index and
+    the ids of the articles queued. The caller commits; the tasks run after that.
+
+    Another model's unfinished build is abandoned: only one switch at a time."""
+    from knowledge.tasks import embed_article
+
+    active = EmbeddingIndex.objects.filter(state=State.ACTIVE).first()
+    state = State.ACTIVE if active is None or active.model_name == model_name else State.BUILDING
+    for other in EmbeddingIndex.objects.filter(state=State.BUILDING).exclude(model_name=model_name):
+        _retire(other)
+    index = embedding_index_create(model_name=model_name, state=state)
+    if force:
+        ArticleEmbedding.objects.filter(index=index).update(content_hash="")
+    queued = stale_articles(index=index)
+    for article_id in queued:
+        transaction.on_commit(lambda a=article_id: embed_article.delay(a, index.pk))
+    if not queued and index.state == State.BUILDING:
+        transaction.on_commit(lambda: embedding_index_activate_if_complete(index_id=index.pk))
+    return index, queued
+
+
+def stale_articles(*, index: EmbeddingIndex) -> list[int]:
+    """Ids of the articles whose vectors in `index` are missing or older than their text."""
+    from knowledge.services import embedding_pipeline
+
+    pipeline = embedding_pipeline(index.model_name)
+    hashes = dict(index.article_embeddings.values_list("article_id", "content_hash"))
+    articles = Article.objects.only("pk", "title", "body")
+    return [a.pk for a in articles if hashes.get(a.pk) != a.compute_hash(pipeline=pipeline)]
+
+
+def embedding_index_progress(*, index: EmbeddingIndex) -> tuple[int, int]:
+    """(articles whose vectors in the index are current, articles in the knowledge base)."""
+    total = Article.objects.count()
+    return total - len(stale_articles(index=index)), total
+
+
+def embedding_index_activate_if_complete(*, index_id: int) -> bool:
+    """Make a building index the active one once every article has vectors in it.
+
+    One transaction retires the old index and activates the new, so every question is
+    answered from one complete index or the other. Safe to call any number of times."""
+    from knowledge.tasks import purge_index
+
+    with transaction.atomic():
+        index = EmbeddingIndex.objects.select_for_update().filter(pk=index_id).first()
+        if index is None or index.state != State.BUILDING:
+            return False
+        if stale_articles(index=index):
+            return False
+        now = timezone.now()
+        old = list(EmbeddingIndex.objects.select_for_update().filter(state=State.ACTIVE))
+        EmbeddingIndex.objects.filter(pk__in=[o.pk for o in old]).update(
+            state=State.RETIRED, retired_at=now
+        )
+        index.state, index.activated_at = State.ACTIVE, now
+        index.save(update_fields=["state", "activated_at"])
+        _show_index_on_articles(index)
+        for o in old:
+            transaction.on_commit(
+                lambda pk=o.pk: purge_index.apply_async(
+                    (pk,), countdown=settings.REEMBED_GRACE_SECONDS
+                )
+            )
+    logger.info("Embedding index %s is now active", index.model_name)
+    return True
+
+
+def _show_index_on_articles(index: EmbeddingIndex) -> None:
+    rows = ArticleEmbedding.objects.filter(index=index, article=OuterRef("pk"))
+    Article.objects.update(
+        status=Article.Status.READY,
+        error="",
+        embedding_model=index.model_name,
+        embedded_at=Subquery(rows.values("embedded_at")[:1]),
+    )
+
+
+def _retire(index: EmbeddingIndex) -> None:
+    from knowledge.tasks import purge_index
+
+    EmbeddingIndex.objects.filter(pk=index.pk).update(
+        state=State.RETIRED, retired_at=timezone.now()
+    )
+    transaction.on_commit(
+        lambda: purge_index.apply_async((index.pk,), countdown=settings.REEMBED_GRACE_SECONDS)
+    )
+
+
+def embedding_index_purge(*, index_id: int) -> bool:
+    """Delete a retired index: its chunks, its HNSW index and its row. Safe to rerun."""
+    index = EmbeddingIndex.objects.filter(pk=index_id, state=State.RETIRED).first()
+    if index is None:
+        return False
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # as in _create_hnsw
+            cursor.execute(f"DROP INDEX IF EXISTS {index.index_name()}")
+        index.delete()  # cascades to its chunks and article rows
+    return True
+
+
+def embeddings_warm_up() -> None:
+    """Load, at process start, every model that serves or builds an index, and check each
+    against its stored vectors: a mismatch fails here, not at the first question."""
+    names = {embeddings.model_name()}
+    indexes = list(EmbeddingIndex.objects.exclude(state=State.RETIRED))
+    for index in indexes:
+        if embeddings.dimension(index.model_name) != index.dimensions:
+            raise ImproperlyConfigured(
+                f"The knowledge base stores {index.dimensions}-dimension vectors of "
+                f"{index.model_name!r}, but that model now makes "
+                f"{embeddings.dimension(index.model_name)}. Run `manage.py reembed --force`."
+            )
+        names.add(index.model_name)
+    for name in names:
+        embeddings.embed_query("warm up", model=name)
+    if indexes and embeddings.model_name() not in {i.model_name for i in indexes}:
+        logger.warning(
+            "EMBEDDING_MODEL is %s but the knowledge base is embedded with %s: answers keep "
+            "using the latter until `manage.py reembed` switches them.",
+            embeddings.model_name(),
+            ", ".join(i.model_name for i in indexes),
+        )
