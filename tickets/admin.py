@@ -1,12 +1,12 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.defaultfilters import linebreaksbr
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from tickets.models import Ticket, TicketChange, TicketNote
-from tickets.services import ticket_record_changes, ticket_reply, ticket_update
+from tickets.services import ticket_merge, ticket_record_changes, ticket_reply, ticket_update
 
 
 class TicketForm(forms.ModelForm):
@@ -78,11 +78,13 @@ class TicketAdmin(admin.ModelAdmin):
     list_select_related = ["assignee"]
     search_fields = ["number", "email", "subject", "customer_name", "conversation__messages__text"]
     raw_id_fields = ["assignee"]
-    readonly_fields = ["number", "conversation", "due_at", "created_at", "updated_at", "transcript"]
+    readonly_fields = ["number", "conversation", "merged_into", "due_at", "created_at",
+                       "updated_at", "transcript"]  # fmt: skip
     fields = ["number", "status", "priority", "assignee", "customer_name", "email", "subject",
-              "due_at", "created_at", "updated_at", "transcript", "reply"]  # fmt: skip
+              "merged_into", "due_at", "created_at", "updated_at", "transcript",
+              "reply"]  # fmt: skip
     inlines = [NoteInline, ChangeInline]
-    actions = ["assign_to_me", "mark_open", "mark_resolved", "mark_closed"]
+    actions = ["assign_to_me", "mark_open", "mark_resolved", "mark_closed", "merge"]
 
     def get_queryset(self, request):
         # Annotated here so the list page runs a constant number of queries.
@@ -147,3 +149,16 @@ class TicketAdmin(admin.ModelAdmin):
     @admin.action(description="Mark closed")
     def mark_closed(self, request, queryset):
         self._bulk(request, queryset, "Marked closed", status=Ticket.Status.CLOSED)
+
+    @admin.action(description="Merge duplicates into the oldest selected ticket")
+    def merge(self, request, queryset):
+        try:
+            survivor = ticket_merge(
+                tickets=list(queryset.select_related("conversation")), by=request.user
+            )
+        except ValueError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return
+        self.message_user(
+            request, f"Merged {queryset.count() - 1} ticket(s) into {survivor.number}."
+        )

@@ -47,6 +47,10 @@ class Ticket(models.Model):
     customer_name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     subject = models.CharField(max_length=200, blank=True)
+    # Set on a duplicate merged into another ticket (which then holds its transcript).
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
+    )
     # When the ticket should be resolved, from its priority's SLA (TICKET_SLA_HOURS).
     due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

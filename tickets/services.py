@@ -6,7 +6,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from chat.models import Conversation, Message
-from tickets.models import Ticket, TicketChange
+from tickets.models import Ticket, TicketChange, TicketNote
 
 
 def ticket_escalate(*, conversation: Conversation, email: str = "") -> Ticket:
@@ -115,3 +115,41 @@ def ticket_update(*, ticket: Ticket, by, **fields) -> list[TicketChange]:
     with transaction.atomic():
         ticket.save(update_fields=[*fields, "updated_at"])
         return ticket_record_changes(ticket=ticket, before=before, by=by)
+
+
+def ticket_merge(*, tickets: list[Ticket], by) -> Ticket:
+    """Merge duplicate tickets of one customer into the oldest, which keeps working.
+
+    Each duplicate is closed (recorded in its audit trail) and points at the survivor; the
+    survivor gets an internal note with the duplicate's transcript, and the customer's
+    name and email if it lacked them. Tickets of different customers are refused."""
+    tickets = sorted(tickets, key=lambda t: t.created_at)
+    if len(tickets) < 2:
+        raise ValueError("Select at least two tickets to merge.")
+    emails = {t.email.lower() for t in tickets if t.email}
+    if len(emails) > 1:
+        raise ValueError(
+            f"These tickets belong to different customers ({', '.join(sorted(emails))})."
+        )
+    survivor, duplicates = tickets[0], tickets[1:]
+    with transaction.atomic():
+        for duplicate in duplicates:
+            _merge_one(survivor, duplicate, by)
+        survivor.save(update_fields=["email", "customer_name", "updated_at"])
+    return survivor
+
+
+def _merge_one(survivor: Ticket, duplicate: Ticket, by) -> None:
+    TicketNote.objects.create(
+        ticket=survivor,
+        author=by,
+        text=f"Merged {duplicate.number} into this ticket. Its conversation:\n\n"
+        + duplicate.conversation.transcript(),
+    )
+    TicketNote.objects.create(ticket=duplicate, author=by, text=f"Merged into {survivor.number}.")
+    survivor.email = survivor.email or duplicate.email
+    survivor.customer_name = survivor.customer_name or duplicate.customer_name
+    duplicate.merged_into = survivor
+    duplicate.save(update_fields=["merged_into", "updated_at"])
+    if duplicate.status != Ticket.Status.CLOSED:
+        ticket_update(ticket=duplicate, by=by, status=Ticket.Status.CLOSED)

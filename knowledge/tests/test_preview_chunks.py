@@ -30,9 +30,10 @@ def test_the_article_list_and_page_link_to_it(admin_client, demo_kb):
     article = demo_kb[0]
 
     assert chunks_url(article) in admin_client.get("/admin/knowledge/article/").text
-    assert chunks_url(article) in admin_client.get(
-        f"/admin/knowledge/article/{article.pk}/change/"
-    ).text
+    assert (
+        chunks_url(article)
+        in admin_client.get(f"/admin/knowledge/article/{article.pk}/change/").text
+    )
 
 
 def test_chunk_text_is_escaped(admin_client, demo_kb):
