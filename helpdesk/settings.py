@@ -155,7 +155,13 @@ CHANNEL_LAYERS = {
 # kombu spells a unix-socket Redis URL differently from redis-py.
 CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
 CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged when it ends, not when it starts: a worker killed mid-task leaves
+# its message to be delivered again (every task is idempotent). A dead pool child is
+# requeued at once; a dead worker's message returns after the visibility timeout, which
+# must outlast the longest task or a slow task would be delivered twice.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 900)}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 360)

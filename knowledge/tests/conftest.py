@@ -16,22 +16,30 @@ def worker_env() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture
-def worker(tmp_path, worker_env):
-    log = tmp_path / "worker.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
+def start_worker(log, **env: str) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool", "solo",
              "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=settings.BASE_DIR, env=child_env(**worker_env), stdout=out,
-            stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR, env=child_env(**env), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    yield log
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def worker(tmp_path, worker_env):
+    log = tmp_path / "worker.log"
+    proc = start_worker(log, **worker_env)
+    yield log
+    stop_worker(proc)
 
 
 def wait_for(check, log, timeout=120):
