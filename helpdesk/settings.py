@@ -274,12 +274,26 @@ SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Everything logged is redacted (emails, phones, cards, IBANs...; chat/redaction.py) as
+# it is written: logs outlive conversations and reach more people than the ticket does.
+# "django" and "django.server" are named so Django's own default handlers are dropped and
+# their records reach this console too; the Celery worker and beat log through here as well
+# (helpdesk/celery.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {
+            "class": "chat.redaction.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # One INFO line per LLM request is noise; openai 3.x logs through httpx2.
-    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpcore", "httpx2")},
+    "loggers": {
+        "django": {"level": "INFO", "propagate": True},
+        "django.server": {"level": "INFO", "propagate": True},
+        # One INFO line per LLM request is noise; openai 3.x logs through httpx2.
+        **{name: {"level": "WARNING"} for name in ("httpx", "httpcore", "httpx2")},
+    },
 }
