@@ -224,11 +224,18 @@ REFUSAL_TEXT = os.environ.get(
 # Quality review: the share of finished conversations sampled, and when one is finished.
 REVIEW_SAMPLE_SHARE = envfloat("REVIEW_SAMPLE_SHARE", 0.1)
 REVIEW_IDLE_MINUTES = envint("REVIEW_IDLE_MINUTES", 30)
+# Personal data: conversations idle this many days are deleted, or anonymised when they
+# have a finished ticket (chat/retention.py). 0 keeps them forever.
+CHAT_RETENTION_DAYS = envint("CHAT_RETENTION_DAYS", 90)
 CELERY_BEAT_SCHEDULE = {
     "sample-answers-for-review": {
         "task": "chat.tasks.sample_for_review",
         "schedule": envint("REVIEW_SAMPLE_EVERY_SECONDS", 600),
-    }
+    },
+    "purge-old-conversations": {
+        "task": "chat.tasks.purge_old_conversations",
+        "schedule": envint("CHAT_RETENTION_EVERY_SECONDS", 3600),
+    },
 }
 
 # --- Files -------------------------------------------------------------------------------------
