@@ -1,7 +1,31 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils import timezone
+from redis.exceptions import RedisError
 
+from chat.erasure import session_erase
 from chat.models import Conversation, Message, ReviewSample
+
+
+class EraseActionMixin:
+    """The "Erase customer data" action (chat/erasure.py), shared by the conversation and
+    the ticket admin. Only for staff who may delete conversations: administrators."""
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm("chat.delete_conversation")
+
+    def erase(self, request, session_keys: list[str]) -> None:
+        for session_key in session_keys:
+            try:
+                erased = session_erase(session_key=session_key)
+            except (RedisError, OSError):
+                self.message_user(
+                    request,
+                    "Redis is unavailable: the data in Postgres is erased, the chat history "
+                    f"and session are not. Run: manage.py erase_session {session_key}",
+                    messages.ERROR,
+                )
+                continue
+            self.message_user(request, str(erased))
 
 
 class MessageInline(admin.TabularInline):
@@ -16,18 +40,26 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "updated_at"]
-    readonly_fields = ["session_key", "created_at", "updated_at"]
+class ConversationAdmin(EraseActionMixin, admin.ModelAdmin):
+    list_display = ["id", "created_at", "updated_at", "anonymised_at"]
+    readonly_fields = ["session_key", "created_at", "updated_at", "anonymised_at"]
     inlines = [MessageInline]
+    actions = ["erase_customer_data"]
 
     def has_add_permission(self, request) -> bool:
         return False
 
+    @admin.action(description="Erase customer data", permissions=["erase"])
+    def erase_customer_data(self, request, queryset):
+        self.erase(request, list(queryset.values_list("session_key", flat=True)))
+
 
 @admin.register(ReviewSample)
 class ReviewSampleAdmin(admin.ModelAdmin):
-    """The review queue: sampled answers with their automatic signals."""
+    """The review queue: sampled answers with their automatic signals.
+
+    Question and answer are the redacted copies stored on the sample; nothing here reads
+    the raw message text."""
 
     list_display = ["message_id", "question", "answer", "retrieval_score", "refused",
                     "groundedness", "feedback", "verdict", "created_at"]  # fmt: skip
@@ -41,24 +73,6 @@ class ReviewSampleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("message")
-
-    @admin.display(description="Question")
-    def question(self, obj) -> str:
-        asked = (
-            Message.objects.filter(
-                conversation_id=obj.message.conversation_id,
-                role=Message.Role.USER,
-                created_at__lte=obj.message.created_at,
-            )
-            .order_by("-created_at", "-id")
-            .values_list("text", flat=True)
-            .first()
-        )
-        return asked or ""
-
-    @admin.display(description="Answer")
-    def answer(self, obj) -> str:
-        return obj.message.text
 
     @admin.display(description="Evidence score")
     def retrieval_score(self, obj):

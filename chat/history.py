@@ -7,7 +7,9 @@ and expires CHAT_HISTORY_TTL seconds after the last one, so an idle session forg
 import asyncio
 import json
 import weakref
+from collections.abc import Iterable
 
+import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
@@ -46,3 +48,13 @@ async def history_append(*, session_key: str, user: str, assistant: str) -> None
         pipe.ltrim(key, -settings.CHAT_HISTORY_TURNS, -1)
         pipe.expire(key, settings.CHAT_HISTORY_TTL)
         await pipe.execute()
+
+
+def history_forget(*, session_keys: Iterable[str]) -> int:
+    """Delete the recent turns of these sessions (erasure, retention). Synchronous: its
+    callers are a management command, the admin and a Celery task. Returns keys deleted."""
+    keys = [history_key(key) for key in session_keys]
+    if not keys:
+        return 0
+    with redis.from_url(settings.REDIS_URL) as client:
+        return client.delete(*keys)

@@ -17,6 +17,8 @@ class Conversation(models.Model):
     agent = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # When retention or an erasure request stripped its personal data (chat/erasure.py).
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -90,6 +92,10 @@ class ReviewSample(models.Model):
         BAD = "bad", "Bad"
 
     message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="review")
+    # Redacted copies (chat/redaction.py), made when sampled: reviewers judge the answer,
+    # they have no need for the customer's email address or card number.
+    question = models.TextField(blank=True)
+    answer = models.TextField(blank=True)
     verdict = models.CharField(max_length=4, choices=Verdict.choices, blank=True)
     note = models.TextField(blank=True)
     reviewer = models.ForeignKey(

@@ -1,6 +1,7 @@
 """Automated sampling of answers into the human review queue."""
 
 import random
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import transaction
@@ -8,6 +9,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from chat.models import Conversation, Message, ReviewSample
+from chat.redaction import redact
 
 
 def review_sample(*, share: float, idle_minutes: int, rng: random.Random | None = None) -> int:
@@ -24,13 +26,27 @@ def review_sample(*, share: float, idle_minutes: int, rng: random.Random | None 
             .values_list("pk", flat=True)
         )
         drawn = [pk for pk in finished if rng.random() < share]
-        answers = Message.objects.filter(
-            conversation_id__in=drawn, role=Message.Role.ASSISTANT, review__isnull=True
+        messages = Message.objects.filter(conversation_id__in=drawn).order_by(
+            "conversation_id", "created_at", "id"
         )
-        queued = len(
-            ReviewSample.objects.bulk_create(
-                [ReviewSample(message=m) for m in answers], ignore_conflicts=True
-            )
-        )
+        queued = len(ReviewSample.objects.bulk_create(_samples(messages), ignore_conflicts=True))
         Conversation.objects.filter(pk__in=finished).update(sampled_at=timezone.now())
     return queued
+
+
+def _samples(messages: Iterable[Message]) -> list[ReviewSample]:
+    """One sample per answer, with the question before it; both redacted, because the
+    queue is read by reviewers who need the answer's quality, not the customer's data."""
+    samples, question, conversation_id = [], "", None
+    for message in messages:
+        if message.conversation_id != conversation_id:
+            question, conversation_id = "", message.conversation_id
+        if message.role == Message.Role.USER:
+            question = message.text
+        elif message.role == Message.Role.ASSISTANT:
+            samples.append(
+                ReviewSample(
+                    message=message, question=redact(question), answer=redact(message.text)
+                )
+            )
+    return samples

@@ -75,11 +75,10 @@ async def question_answer(*, session_key: str, text: str, send: Send) -> Message
     question = await Message.objects.acreate(
         conversation=conversation, role=Message.Role.USER, text=text
     )
+    # The conversation's last activity: review sampling and retention go by it.
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=question.created_at)
     if conversation.agent_id:
         # A human has the conversation: the message lands on the ticket, the bot is silent.
-        await Conversation.objects.filter(pk=conversation.pk).aupdate(
-            updated_at=question.created_at
-        )
         await send({"type": "done", "message_id": None})
         return question
     # Independent work overlaps: the embedding runs in a thread while Redis answers. (A

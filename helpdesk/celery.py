@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
@@ -16,3 +16,14 @@ def _warm_up(**kwargs):
     from knowledge.indexes import embeddings_warm_up as warm_up
 
     warm_up()
+
+
+@setup_logging.connect
+def _log_through_django(**kwargs):
+    # Celery would replace the root handlers with its own, which lack the redacting formatter:
+    # the worker and beat log through settings.LOGGING like daphne does.
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

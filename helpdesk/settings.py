@@ -219,11 +219,18 @@ REFUSAL_TEXT = os.environ.get(
 # Quality review: the share of finished conversations sampled, and when one is finished.
 REVIEW_SAMPLE_SHARE = envfloat("REVIEW_SAMPLE_SHARE", 0.1)
 REVIEW_IDLE_MINUTES = envint("REVIEW_IDLE_MINUTES", 30)
+# Personal data: conversations idle this many days are deleted, or anonymised when they
+# have a finished ticket (chat/retention.py). 0 keeps them forever.
+CHAT_RETENTION_DAYS = envint("CHAT_RETENTION_DAYS", 90)
 CELERY_BEAT_SCHEDULE = {
     "sample-answers-for-review": {
         "task": "chat.tasks.sample_for_review",
         "schedule": envint("REVIEW_SAMPLE_EVERY_SECONDS", 600),
-    }
+    },
+    "purge-old-conversations": {
+        "task": "chat.tasks.purge_old_conversations",
+        "schedule": envint("CHAT_RETENTION_EVERY_SECONDS", 3600),
+    },
 }
 
 # --- Files -------------------------------------------------------------------------------------
@@ -269,12 +276,26 @@ SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Everything logged is redacted (emails, phones, cards, IBANs...; chat/redaction.py) as
+# it is written: logs outlive conversations and reach more people than the ticket does.
+# "django" and "django.server" are named so Django's own default handlers are dropped and
+# their records reach this console too; the Celery worker and beat log through here as well
+# (helpdesk/celery.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {
+            "class": "chat.redaction.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # One INFO line per LLM request is noise; openai 3.x logs through httpx2.
-    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpcore", "httpx2")},
+    "loggers": {
+        "django": {"level": "INFO", "propagate": True},
+        "django.server": {"level": "INFO", "propagate": True},
+        # One INFO line per LLM request is noise; openai 3.x logs through httpx2.
+        **{name: {"level": "WARNING"} for name in ("httpx", "httpcore", "httpx2")},
+    },
 }

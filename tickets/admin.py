@@ -5,6 +5,7 @@ from django.template.defaultfilters import linebreaksbr
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from chat.admin import EraseActionMixin
 from tickets.models import Ticket, TicketChange, TicketNote
 from tickets.services import ticket_merge, ticket_record_changes, ticket_reply, ticket_update
 
@@ -70,7 +71,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(EraseActionMixin, admin.ModelAdmin):
     form = TicketForm
     list_display = ["number", "subject", "status", "priority", "assignee", "email",
                     "message_count", "due", "created_at"]  # fmt: skip
@@ -84,7 +85,8 @@ class TicketAdmin(admin.ModelAdmin):
               "merged_into", "due_at", "created_at", "updated_at", "transcript",
               "reply"]  # fmt: skip
     inlines = [NoteInline, ChangeInline]
-    actions = ["assign_to_me", "mark_open", "mark_resolved", "mark_closed", "merge"]
+    actions = ["assign_to_me", "mark_open", "mark_resolved", "mark_closed", "merge",
+               "erase_customer_data"]  # fmt: skip
 
     def get_queryset(self, request):
         # Annotated here so the list page runs a constant number of queries.
@@ -162,3 +164,8 @@ class TicketAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"Merged {queryset.count() - 1} ticket(s) into {survivor.number}."
         )
+
+    @admin.action(description="Erase customer data", permissions=["erase"])
+    def erase_customer_data(self, request, queryset):
+        # The ticket stays, anonymised, with its number, status and history (chat/erasure.py).
+        self.erase(request, list(queryset.values_list("conversation__session_key", flat=True)))

@@ -76,3 +76,54 @@ def test_reviewers_mark_answers_good_or_bad_with_a_note(admin_client, admin_user
         "Invented a price.",
         admin_user,
     )
+
+
+def test_reviewers_see_the_question_and_answer_redacted(admin_client, db):
+    conversation = Conversation.objects.create(session_key="pii")
+    Message.objects.create(
+        conversation=conversation,
+        role="user",
+        text="I'm ana@example.com, card 4111 1111 1111 1111. Why was I charged twice?",
+    )
+    Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        text="Sorry ana@example.com, refunds take 5 days.",
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(
+        updated_at=timezone.now() - timedelta(hours=1)
+    )
+    review_sample(share=1.0, idle_minutes=30)
+    sample = ReviewSample.objects.get()
+
+    assert sample.question == "I'm [email], card [card]. Why was I charged twice?"
+    assert sample.answer == "Sorry [email], refunds take 5 days."
+    for url in ("/admin/chat/reviewsample/", f"/admin/chat/reviewsample/{sample.pk}/change/"):
+        page = admin_client.get(url).content.decode()
+        assert "Why was I charged twice?" in page and "refunds take 5 days" in page
+        assert "ana@example.com" not in page and "4111" not in page
+
+
+def test_the_question_shown_is_the_one_each_answer_replied_to(db):
+    conversation = _finished_conversation("order", answers=3)
+    review_sample(share=1.0, idle_minutes=30)
+    pairs = {(s.question, s.answer) for s in ReviewSample.objects.all()}
+    assert pairs == {("q0", "a0"), ("q1", "a1"), ("q2", "a2")}
+    assert conversation.messages.count() == 6
+
+
+def test_samples_queued_before_the_redacted_copies_get_them_on_migration(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("chat.migrations.0004_privacy_redacted_review_and_anonymised")
+    conversation = Conversation.objects.create(session_key="old-sample")
+    Message.objects.create(conversation=conversation, role="user", text="I'm bo@example.com")
+    answer = Message.objects.create(conversation=conversation, role="assistant", text="Hi bo")
+    ReviewSample.objects.create(message=answer)
+
+    migration.fill_redacted_copies(apps, None)
+
+    sample = ReviewSample.objects.get()
+    assert (sample.question, sample.answer) == ("I'm [email]", "Hi bo")

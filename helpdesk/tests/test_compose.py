@@ -28,7 +28,7 @@ SERVICE_VARIABLES = {
     "DEBUG",
     "ALLOWED_HOSTS",
 }
-APP_SERVICES = ["web", "worker"]
+APP_SERVICES = ["web", "worker", "beat"]
 
 
 class MissingVariable(Exception):
@@ -132,8 +132,14 @@ def requirement_names(filename: str) -> set[str]:
     return names
 
 
-def test_it_defines_the_five_production_services(services):
-    assert {"postgres", "redis", "vllm", "web", "worker"} <= set(services)
+def test_it_defines_the_six_production_services(services):
+    assert {"postgres", "redis", "vllm", "web", "worker", "beat"} <= set(services)
+
+
+def test_beat_schedules_the_periodic_tasks(services):
+    # Without it neither review sampling nor retention ever runs.
+    assert command_args(services["beat"])[:4] == ["celery", "-A", "helpdesk", "beat"]
+    assert depends_on(services["beat"])["redis"] == "service_healthy"
 
 
 def test_postgres_is_the_pgvector_image(services):
