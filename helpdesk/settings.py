@@ -233,6 +233,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Prometheus scrapes /metrics; with a token set it must send "Authorization: Bearer <token>".
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # --- Files -------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
