@@ -43,3 +43,14 @@ def test_envlist_splits_on_commas_and_drops_blanks(monkeypatch):
 def test_the_default_embedding_model_has_384_dimensions(settings):
     assert settings.EMBEDDING_DIMENSIONS == 384
     assert settings.KNOWN_EMBEDDING_DIMENSIONS["BAAI/bge-small-en-v1.5"] == 384
+
+
+def test_envrate_accepts_django_ratelimit_rates_and_rejects_others(monkeypatch):
+    from helpdesk.settings import envrate
+
+    for rate in ("10/m", "3/h", "100/d", "5/10s"):
+        monkeypatch.setenv("RATE", rate)
+        assert envrate("RATE", "1/s") == rate
+    monkeypatch.setenv("RATE", "ten per minute")
+    with pytest.raises(ImproperlyConfigured, match="RATE"):
+        envrate("RATE", "1/s")
