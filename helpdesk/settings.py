@@ -154,6 +154,7 @@ CACHES = {
     }
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 14 * 24 * 3600)
 
 # --- Rate limits (helpdesk/ratelimits.py) ---------------------------------------------------
 # Counted in Redis, so every daphne process shares one count. A cache of its own only to
@@ -184,7 +185,6 @@ RATELIMIT_PAGES = envrate("RATELIMIT_PAGES", "120/m")
 # Reverse proxies in front of daphne that append to X-Forwarded-For. Only that many
 # entries from the right are trusted; anything left of them the client can write itself.
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
-SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 14 * 24 * 3600)
 
 CHANNEL_LAYERS = {
     "default": {
@@ -258,7 +258,7 @@ CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)
 CHAT_HISTORY_TURNS = envint("CHAT_HISTORY_TURNS", 10)
 CHAT_HISTORY_TTL = envint("CHAT_HISTORY_TTL", 3600)
 CHAT_MAX_MESSAGE_CHARS = envint("CHAT_MAX_MESSAGE_CHARS", 2000)
-# daphne closes a socket (code 1009) that sends a bigger frame, before it is buffered whole.
+# daphne drops the connection of a socket whose frame announces more, before buffering it.
 # 64 KiB is above any acceptable question: 2,000 characters JSON-escaped are at most ~24 KB.
 WEBSOCKET_MAX_MESSAGE_BYTES = envint("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024)
 # What the bot says when the knowledge base has nothing good enough to answer from.
