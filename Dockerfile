@@ -55,4 +55,7 @@ RUN DATABASE_URL=postgres://build:build@localhost:5432/build \
 
 USER helpdesk
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "helpdesk.asgi:application"]
+# The WebSocket size limits are settings.WEBSOCKET_MAX_MESSAGE_BYTES' default (64 KiB).
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", \
+     "--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536", \
+     "helpdesk.asgi:application"]

@@ -8,7 +8,9 @@ the LLM from generating tokens nobody will read.
 import asyncio
 import json
 import logging
+import re
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -21,9 +23,19 @@ from chat.services import (
     question_answer,
     undelivered_agent_messages,
 )
+from helpdesk.ratelimits import chat_retry_after
 from tickets.services import ticket_escalate
 
 logger = logging.getLogger(__name__)
+
+NO_SESSION = "Open the support page first to start a session."
+# Valid JSON, but not storable: Postgres text holds no NUL, UTF-8 has no lone surrogates.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# What a customer over a rate limit reads; the page adds "try again in N s" from retry_after.
+RATE_LIMITED = {
+    "message": "You're sending questions faster than we can answer them. Please wait a moment.",
+    "escalate": "You've asked for a human several times already. Please wait before asking again.",
+}
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -35,7 +47,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.shown_agent_messages: set[int] = set()
         if not self.session_key:
             await self.accept()
-            await self.error("no_session", "Open the support page first to start a session.")
+            await self.error("no_session", NO_SESSION)
             await self.close(code=4401)
             return
         # Agent replies reach every open tab of this session through its group. Join it
@@ -67,11 +79,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await Message.objects.filter(pk=message_id).aupdate(delivered=True)
 
     async def receive(self, text_data=None, bytes_data=None):
+        if not self.session_key:
+            return await self.error("no_session", NO_SESSION)  # a frame sent before the close
         if text_data is None:
             return await self.error("bad_frame", "Send JSON text frames, not binary.")
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested too deep
             return await self.error("bad_json", "That message was not valid JSON.")
         if not isinstance(content, dict):
             return await self.error("bad_json", 'Send a JSON object with a "type".')
@@ -86,12 +100,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "feedback":
             await self.on_feedback(content)
         else:
-            await self.error("unknown_type", f"Unknown message type {kind!r}.")
+            # Cut short: the type is the client's text, echoed back.
+            await self.error("unknown_type", f"Unknown message type {repr(kind)[:40]}.")
 
     async def on_message(self, content):
         text = content.get("text")
         if not isinstance(text, str) or not text.strip():
             return await self.error("empty_message", "Type a question first.")
+        if UNSTORABLE.search(text):
+            return await self.error("bad_text", "That message has characters we can't read.")
         if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
             return await self.error(
                 "message_too_long",
@@ -99,6 +116,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
         if self.answer_task and not self.answer_task.done():
             return await self.error("busy", "Please wait for the current answer to finish.")
+        # Counted only once the question would be answered: refusals above cost nothing.
+        if await self.rate_limited("message"):
+            return
         self.answer_task = asyncio.create_task(self.answer(text.strip()))
 
     async def answer(self, text: str):
@@ -119,6 +139,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         email = content.get("email") or ""
         if not isinstance(email, str) or len(email) > 254:
             return await self.error("bad_email", "That email address is not valid.")
+        if await self.rate_limited("escalate"):
+            return
         try:
             conversation = await conversation_for_session(session_key=self.session_key)
             ticket = await database_sync_to_async(ticket_escalate)(
@@ -139,6 +161,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         ):
             return await self.error("bad_feedback", "There is no such answer in this chat.")
         await self.send_json({"type": "feedback_saved", "message_id": message_id})
+
+    async def rate_limited(self, action: str) -> bool:
+        """Count the action against the session's and the address's limits; when over one,
+        tell the customer how long to wait."""
+        retry_after = await sync_to_async(chat_retry_after)(
+            scope=self.scope, session_key=self.session_key, action=action
+        )
+        if retry_after:
+            await self.error("rate_limited", RATE_LIMITED[action], retry_after=retry_after)
+        return bool(retry_after)
 
     async def error(self, code: str, message: str, **extra):
         await self.send_json({"type": "error", "code": code, "message": message, **extra})

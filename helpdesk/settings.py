@@ -6,6 +6,7 @@ so a plain checkout runs offline on a CPU.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -51,6 +52,14 @@ def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def envrate(name: str, default: str) -> str:
+    """A django-ratelimit rate such as "10/m" (count / optional multiplier and s, m, h or d)."""
+    value = os.environ.get(name) or default
+    if not re.fullmatch(r"\d+/\d*[smhd]", value):
+        raise ImproperlyConfigured(f"{name} must be a rate like 10/m or 3/h, not {value!r}")
+    return value
+
+
 def envsecret() -> str:
     """SECRET_KEY from the environment, else one generated once and kept under var/."""
     if os.environ.get("SECRET_KEY"):
@@ -81,6 +90,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "channels",
+    # Only for its system checks (a cache that cannot count atomically is an error).
+    "django_ratelimit",
     "helpdesk",
     "chat",
     "knowledge",
@@ -96,6 +107,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns django-ratelimit's Ratelimited (a PermissionDenied) into RATELIMIT_VIEW's 429.
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -142,6 +155,36 @@ CACHES = {
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 14 * 24 * 3600)
+
+# --- Rate limits (helpdesk/ratelimits.py) ---------------------------------------------------
+# Counted in Redis, so every daphne process shares one count. A cache of its own only to
+# give it short timeouts and to let an unreachable Redis come back as "no count" instead
+# of an exception (helpdesk/cache.py); it is the same Redis as the default cache.
+CACHES["ratelimit"] = {
+    "BACKEND": "helpdesk.cache.RateLimitCache",
+    "LOCATION": REDIS_URL,
+    "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+}
+RATELIMIT_USE_CACHE = "ratelimit"
+# Fail open: when Redis is unreachable, questions are answered without counting (and a
+# warning is logged) rather than every customer being locked out by a Redis blip. The
+# guards that need no Redis still hold: message size, one answer at a time per socket,
+# one ticket per conversation. RATELIMIT_FAIL_OPEN=0 refuses everything instead.
+RATELIMIT_FAIL_OPEN = envbool("RATELIMIT_FAIL_OPEN", True)
+RATELIMIT_VIEW = "helpdesk.views.ratelimited"
+RATELIMIT_IP_META_KEY = "helpdesk.ratelimits.client_ip"
+# Questions per session and per client address (a NAT'd office shares one address).
+RATELIMIT_SESSION = envrate("RATELIMIT_SESSION", "10/m")
+RATELIMIT_IP = envrate("RATELIMIT_IP", "60/m")
+# Escalations per session and per address: each conversation has one ticket anyway, so
+# the per-address limit is what stops a script opening sessions to flood the queue.
+RATELIMIT_ESCALATE = envrate("RATELIMIT_ESCALATE", "3/h")
+RATELIMIT_ESCALATE_IP = envrate("RATELIMIT_ESCALATE_IP", "20/h")
+# Page views per address: the support page (each new visitor is a new session) and the KB.
+RATELIMIT_PAGES = envrate("RATELIMIT_PAGES", "120/m")
+# Reverse proxies in front of daphne that append to X-Forwarded-For. Only that many
+# entries from the right are trusted; anything left of them the client can write itself.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 
 CHANNEL_LAYERS = {
     "default": {
@@ -210,6 +253,9 @@ CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)
 CHAT_HISTORY_TURNS = envint("CHAT_HISTORY_TURNS", 10)
 CHAT_HISTORY_TTL = envint("CHAT_HISTORY_TTL", 3600)
 CHAT_MAX_MESSAGE_CHARS = envint("CHAT_MAX_MESSAGE_CHARS", 2000)
+# daphne drops the connection of a socket whose frame announces more, before buffering it.
+# 64 KiB is above any acceptable question: 2,000 characters JSON-escaped are at most ~24 KB.
+WEBSOCKET_MAX_MESSAGE_BYTES = envint("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024)
 # What the bot says when the knowledge base has nothing good enough to answer from.
 REFUSAL_TEXT = os.environ.get(
     "REFUSAL_TEXT",
@@ -272,11 +318,17 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# django-ratelimit's check only knows the third-party django-redis; Django's own RedisCache
+# (ours, through helpdesk.cache) increments atomically too.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 X_FRAME_OPTIONS = "DENY"
 # Behind TLS in production (docker-compose.yml sets SECURE_COOKIES=1); plain http locally.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+# `manage.py check --deploy` wants both with HSTS; docker-compose.yml turns them on.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Everything logged is redacted (emails, phones, cards, IBANs...; chat/redaction.py) as

@@ -1,15 +1,19 @@
 from django.shortcuts import get_object_or_404, render
+from django_ratelimit.decorators import ratelimit
 
+from helpdesk.ratelimits import page_rate
 from knowledge.extract import title_from_markdown
 from knowledge.models import Article
 from knowledge.rendering import markdown_to_html
 
 
+@ratelimit(group="pages", key="ip", rate=page_rate)
 def article_index(request):
     articles = Article.objects.only("title", "slug")
     return render(request, "knowledge/index.html", {"articles": articles})
 
 
+@ratelimit(group="pages", key="ip", rate=page_rate)
 def article_detail(request, slug: str):
     article = get_object_or_404(Article, slug=slug)
     return render(

@@ -7,13 +7,23 @@ TERMINAL = {"done"}
 OPEN: list[WebsocketCommunicator] = []
 
 
-def chat_socket(session_key: str | None, origin: bytes = b"http://127.0.0.1"):
+def chat_socket(
+    session_key: str | None,
+    origin: bytes | None = b"http://127.0.0.1",
+    client: str = "127.0.0.1",
+    headers: list[tuple[bytes, bytes]] = (),
+):
     from helpdesk.asgi import application
 
-    headers = [(b"host", b"127.0.0.1"), (b"origin", origin)]
+    headers = [(b"host", b"127.0.0.1"), *headers]
+    if origin is not None:
+        headers.append((b"origin", origin))
     if session_key:
         headers.append((b"cookie", f"sessionid={session_key}".encode()))
     socket = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    # The peer address daphne would put in the scope (the communicator leaves it out). The
+    # application starts at connect(), so it reads this scope.
+    socket.scope["client"] = [client, 50000]
     OPEN.append(socket)
     return socket
 

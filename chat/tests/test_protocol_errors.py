@@ -1,8 +1,28 @@
 import pytest
 
-from chat.tests.helpers import chat_socket
+from chat.models import Message
+from chat.tests.helpers import answer_text, ask, chat_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# Each kind of bad input, and the error code it gets (CHAT_MAX_MESSAGE_CHARS = 50).
+BAD_INPUT = [
+    ({"raw": "{not json"}, "bad_json"),
+    ({"raw": "[1, 2]"}, "bad_json"),
+    ({"raw": "[" * 50_000}, "bad_json"),  # deeper than the JSON parser recurses
+    ({"binary": b"\x00\x01"}, "bad_frame"),
+    ({"text": {"type": "dance"}}, "unknown_type"),
+    ({"text": {"text": "no type"}}, "unknown_type"),
+    ({"text": {"type": "message"}}, "empty_message"),
+    ({"text": {"type": "message", "text": "  "}}, "empty_message"),
+    ({"text": {"type": "message", "text": 5}}, "empty_message"),
+    ({"text": {"type": "message", "text": "x" * 51}}, "message_too_long"),
+    # Valid JSON that Postgres cannot store: a NUL, a lone surrogate.
+    ({"raw": '{"type": "message", "text": "a\\u0000b"}'}, "bad_text"),
+    ({"raw": '{"type": "message", "text": "a \\ud800 b"}'}, "bad_text"),
+    ({"text": {"type": "escalate", "email": "not-an-email"}}, "bad_email"),
+    ({"text": {"type": "feedback", "message_id": "1", "value": "up"}}, "bad_feedback"),
+]
 
 
 async def _error_for(socket, *, text=None, raw=None, binary=None) -> dict:
@@ -15,31 +35,6 @@ async def _error_for(socket, *, text=None, raw=None, binary=None) -> dict:
     message = await socket.receive_json_from(timeout=10)
     assert message["type"] == "error"
     return message
-
-
-async def test_it_explains_each_kind_of_bad_input_and_stays_open(session_key, settings):
-    settings.CHAT_MAX_MESSAGE_CHARS = 50
-    socket = chat_socket(session_key)
-    await socket.connect()
-
-    assert (await _error_for(socket, raw="{not json"))["code"] == "bad_json"
-    assert (await _error_for(socket, raw="[1, 2]"))["code"] == "bad_json"
-    assert (await _error_for(socket, binary=b"\x00\x01"))["code"] == "bad_frame"
-    assert (await _error_for(socket, text={"type": "dance"}))["code"] == "unknown_type"
-    assert (await _error_for(socket, text={"type": "message", "text": "  "}))[
-        "code"
-    ] == "empty_message"
-    assert (await _error_for(socket, text={"type": "message", "text": 5}))[
-        "code"
-    ] == "empty_message"
-    too_long = await _error_for(socket, text={"type": "message", "text": "x" * 51})
-    assert too_long["code"] == "message_too_long"
-    assert "50" in too_long["message"]
-
-    # Still usable: the socket answers the next valid request.
-    await socket.send_json_to({"type": "escalate"})
-    assert (await socket.receive_json_from(timeout=10))["type"] == "ticket"
-    await socket.disconnect()
 
 
 async def test_it_refuses_a_socket_without_a_session():
@@ -59,7 +54,22 @@ async def test_it_refuses_a_socket_without_a_session():
     await socket.disconnect()
 
 
-async def test_it_rejects_sockets_from_foreign_origins(session_key):
-    socket = chat_socket(session_key, origin=b"https://evil.example")
-    connected, _ = await socket.connect()
-    assert not connected
+async def test_every_kind_of_bad_input_gets_its_own_code_and_the_next_question_an_answer(
+    demo_kb, session_key, settings
+):
+    settings.CHAT_MAX_MESSAGE_CHARS = 50
+    socket = chat_socket(session_key)
+    await socket.connect()
+    for frame, code in BAD_INPUT:
+        message = await _error_for(socket, **frame)
+        assert message["code"] == code, frame
+        assert "Traceback" not in message["message"]
+        if code == "message_too_long":
+            assert "50" in message["message"]
+
+    received = await ask(socket, "How do I reset my password?")
+    assert received[-1]["type"] == "done"
+    # Streamed tokens; or, on a machine too loaded for the first token to come in time,
+    # the fallback answer: either way the question went through.
+    assert answer_text(received) or received[0]["type"] == "fallback"
+    assert await Message.objects.filter(role=Message.Role.USER).acount() == 1

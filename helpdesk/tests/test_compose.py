@@ -3,6 +3,7 @@
 No Docker is needed: the files are read and checked against what settings.py expects.
 """
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -99,7 +100,7 @@ def depends_on(service: dict) -> dict[str, str]:
 def names_settings_reads() -> set[str]:
     """Every environment variable settings.py reads: os.environ.get("X"), envint("X"), ..."""
     calls = re.findall(
-        r'(?:os\.environ\.get|env(?:bool|int|float|list))\(\s*"([A-Z][A-Z0-9_]*)"',
+        r'(?:os\.environ\.get|env(?:bool|int|float|list|rate))\(\s*"([A-Z][A-Z0-9_]*)"',
         SETTINGS_SOURCE,
     )
     subscripts = re.findall(r'os\.environ\["([A-Z][A-Z0-9_]*)"\]', SETTINGS_SOURCE)
@@ -251,6 +252,23 @@ def test_production_runs_without_debug_and_with_secure_cookies(services, name):
     env = environment(services[name])
     assert env["DEBUG"].lower() in ("0", "false", "no", "off")
     assert env["SECURE_COOKIES"].lower() in ("1", "true", "yes", "on")
+
+
+def _size_limits(args: list[str]) -> dict[str, int]:
+    flags = ("--websocket-max-message-size", "--websocket-max-frame-size")
+    return {flag: int(args[args.index(flag) + 1]) for flag in flags if flag in args}
+
+
+def test_daphne_caps_websocket_messages_as_make_run_does(services):
+    """The size limits of the production daphne (compose's web and the image's CMD) are the
+    ones `make run` passes from WEBSOCKET_MAX_MESSAGE_BYTES."""
+    from helpdesk.management.commands.run import daphne_command
+
+    expected = _size_limits(daphne_command("127.0.0.1", 8000))
+    assert set(expected.values()) == {settings.WEBSOCKET_MAX_MESSAGE_BYTES}
+    assert _size_limits(command_args(services["web"])) == expected
+    cmd = next(line for line in dockerfile_instructions() if line.startswith("CMD "))
+    assert _size_limits(json.loads(cmd.removeprefix("CMD "))) == expected
 
 
 @pytest.mark.parametrize("secret", sorted(SECRETS))

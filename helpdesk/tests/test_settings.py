@@ -46,3 +46,14 @@ def test_the_default_embedding_model_is_the_bundled_minilm(settings):
     settings.EMBEDDING_MODEL = ""
     assert embeddings.model_name() == embeddings.DEFAULT_MODEL
     assert embeddings.dimension() == 384
+
+
+def test_envrate_accepts_django_ratelimit_rates_and_rejects_others(monkeypatch):
+    from helpdesk.settings import envrate
+
+    for rate in ("10/m", "3/h", "100/d", "5/10s"):
+        monkeypatch.setenv("RATE", rate)
+        assert envrate("RATE", "1/s") == rate
+    monkeypatch.setenv("RATE", "ten per minute")
+    with pytest.raises(ImproperlyConfigured, match="RATE"):
+        envrate("RATE", "1/s")

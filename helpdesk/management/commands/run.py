@@ -61,7 +61,7 @@ class Command(BaseCommand):
 
     def _start_children(self, host: str, port: int) -> list[subprocess.Popen]:
         python = sys.executable
-        daphne = [python, "-m", "daphne", "-b", host, "-p", str(port), "helpdesk.asgi:application"]
+        daphne = daphne_command(host, port)
         worker = [python, "-m", "celery", "-A", "helpdesk", "worker", "--loglevel", "INFO",
                   "--concurrency", "1", "--hostname", f"worker-{port}@%h"]  # fmt: skip
         # Beat schedules the review sampling (CELERY_BEAT_SCHEDULE in settings).
@@ -97,6 +97,16 @@ class Command(BaseCommand):
                 if child.poll() is not None:
                     raise CommandError(f"{child.args[2]} exited with code {child.returncode}.")
             time.sleep(0.5)
+
+
+def daphne_command(host: str, port: int) -> list[str]:
+    """daphne as `make run`, the tests and the benchmarks start it (the Dockerfile and
+    docker-compose.yml pass the same size limits)."""
+    # daphne's default takes messages of up to 1 MiB from anyone who opens a socket.
+    size = str(settings.WEBSOCKET_MAX_MESSAGE_BYTES)
+    return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
+            "--websocket-max-message-size", size, "--websocket-max-frame-size", size,
+            "helpdesk.asgi:application"]  # fmt: skip
 
 
 def _interrupt(signum, frame):
