@@ -24,6 +24,7 @@ from chat.services import (
     undelivered_agent_messages,
 )
 from helpdesk.ratelimits import chat_retry_after
+from helpdesk import metrics
 from tickets.services import ticket_escalate
 
 logger = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
         except ValueError as exc:
             return await self.error("bad_email", str(exc))
+        metrics.ESCALATIONS.inc()
         await self.send_json({"type": "ticket", "number": ticket.number})
 
     async def on_feedback(self, content):
@@ -169,6 +171,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             scope=self.scope, session_key=self.session_key, action=action
         )
         if retry_after:
+            metrics.RATE_LIMITED.inc()
             await self.error("rate_limited", RATE_LIMITED[action], retry_after=retry_after)
         return bool(retry_after)
 
