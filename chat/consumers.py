@@ -23,8 +23,8 @@ from chat.services import (
     question_answer,
     undelivered_agent_messages,
 )
-from helpdesk.ratelimits import chat_retry_after
 from helpdesk import metrics
+from helpdesk.ratelimits import chat_retry_after
 from tickets.services import ticket_escalate
 
 logger = logging.getLogger(__name__)
