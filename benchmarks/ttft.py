@@ -7,20 +7,13 @@ a paired difference, not two runs compared across time. See benchmarks/README.md
 
 import argparse
 import asyncio
-import base64
-import contextlib
 import json
 import logging
 import os
 import shlex
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +44,7 @@ logging.getLogger("httpx2").setLevel(logging.WARNING)
 import openai  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from wsclient import WebSocket, free_port, new_session, start_daphne, stop  # noqa: E402
 
 from chat.prompts import SYSTEM_PROMPT, build_messages  # noqa: E402
 from chat.services import sources_for  # noqa: E402
@@ -58,69 +52,6 @@ from helpdesk import devstack  # noqa: E402
 from knowledge.embeddings import model_name  # noqa: E402
 from knowledge.retrieval import retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
-
-
-class WebSocket:
-    """A minimal RFC 6455 client: the venv has no websockets/aiohttp, and this is all we need."""
-
-    def __init__(self, reader, writer):
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def connect(cls, port: int, path: str, cookie: str) -> "WebSocket":
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        # The Origin must be the app's own: it refuses sockets opened from other sites.
-        writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: http://127.0.0.1:{port}\r\nCookie: {cookie}\r\n\r\n".encode()
-        )
-        head = await reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise RuntimeError(f"WebSocket handshake refused: {head.decode(errors='replace')}")
-        return cls(reader, writer)
-
-    async def send(self, opcode: int, payload: bytes) -> None:
-        # Client frames must be masked; FIN is always set (we never fragment). Questions
-        # are capped at CHAT_MAX_MESSAGE_CHARS, so a 16-bit length is always enough.
-        mask, n = os.urandom(4), len(payload)
-        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
-        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.writer.write(bytes([0x80 | opcode]) + length + mask + body)
-        await self.writer.drain()
-
-    async def recv_json(self) -> dict:
-        message = b""
-        while True:
-            b0, b1 = await self.reader.readexactly(2)
-            n = b1 & 0x7F
-            if n >= 126:
-                n = int.from_bytes(await self.reader.readexactly(2 if n == 126 else 8), "big")
-            payload = await self.reader.readexactly(n)  # server frames are unmasked
-            opcode = b0 & 0x0F
-            if opcode == 0x9:  # ping: answer it, keep reading
-                await self.send(0xA, payload)
-            elif opcode == 0x8:
-                raise ConnectionError(f"socket closed by server: {payload[2:]!r}")
-            elif opcode in (0x0, 0x1):  # text, possibly fragmented
-                message += payload
-                if b0 & 0x80:
-                    return json.loads(message)
-
-    async def close(self) -> None:
-        with contextlib.suppress(OSError):
-            await self.send(0x8, (1000).to_bytes(2, "big"))
-        self.writer.close()
-
-
-def new_session(port: int) -> str:
-    """GET / for a fresh sessionid, so the app answers with an empty history."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as resp:
-        cookies = SimpleCookie()
-        for header in resp.headers.get_all("Set-Cookie") or []:
-            cookies.load(header)
-    return f"sessionid={cookies['sessionid'].value}"
 
 
 async def app_arm(port: int, question: str, prime) -> dict:
@@ -234,30 +165,6 @@ def report(rows: list[dict], base_url: str) -> dict:
             "mean_deltas": deltas, "same_sources": same, "rows": rows}  # fmt: skip
 
 
-def start_daphne(port: int) -> subprocess.Popen:
-    log = devstack.VAR_DIR / "bench-daphne.log"
-    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-    with open(log, "ab") as fh:  # the child keeps its own copy of the handle
-        proc = subprocess.Popen(
-            [*cmd, "helpdesk.asgi:application"], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT
-        )
-    deadline = time.monotonic() + 180  # daphne loads the embedding model before serving
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            new_session(port)
-            return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"daphne did not start serving GET /; see {log}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     daphne = None
     try:
@@ -288,12 +195,8 @@ def main() -> None:
         if args.json:
             print(json.dumps(result, indent=2))
     finally:
-        if daphne is not None and daphne.poll() is None:
-            daphne.send_signal(signal.SIGTERM)
-            try:
-                daphne.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                daphne.kill()
+        if daphne is not None:
+            stop(daphne)
         devstack.stop_started()  # only what this process started; a running stack stays
 
 

