@@ -1,11 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from helpdesk import views
+
 admin.site.site_header = "Helpdesk"
 admin.site.site_title = "Helpdesk admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", views.healthz, name="healthz"),
     path("kb/", include("knowledge.urls")),
     path("", include("chat.urls")),
 ]
+
+# An outage of Postgres or Redis shows the 503 "degraded" page, any other error the 500.
+handler500 = "helpdesk.views.server_error"
