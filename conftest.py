@@ -2,6 +2,13 @@
 LLM server (see helpdesk/devstack.py), or the services named by the environment."""
 
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -31,6 +38,14 @@ def _fresh_redis():
 def _short_answers(settings):
     # Short answers keep the suite quick; the stream is the same at any length.
     settings.LLM_MAX_TOKENS = 40
+
+
+@pytest.fixture(autouse=True)
+def _closed_breakers():
+    # The LLM circuit breakers are process-wide; one test's dead server is not the next's.
+    from chat import llm
+
+    llm.breakers.clear()
 
 
 def _demo_articles() -> list[tuple[dict, list]]:
@@ -94,16 +109,86 @@ def session_key(db):
     return session.session_key
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def dead_llm(settings):
     """An LLM_BASE_URL where nothing listens: connection refused, at once."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    settings.LLM_BASE_URL = f"http://127.0.0.1:{port}/v1"
+    settings.LLM_BASE_URL = f"http://127.0.0.1:{free_port()}/v1"
     return settings.LLM_BASE_URL
+
+
+class LLMServer:
+    """A llama.cpp server of the test's own, to kill mid-answer without touching the shared
+    one. Started by devstack exactly as the embedded one is."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = devstack.VAR_DIR / "llm-faults" / "server.log"
+        self.process = devstack.start_llm_server(port=self.port, log=log)
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to open connections, as in a crash or an OOM kill."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def own_llm(settings):
+    """A running LLM server of this test's own; LLM_BASE_URL points at it."""
+    server = LLMServer()
+    server.start()
+    settings.LLM_BASE_URL = server.url
+    yield server
+    server.kill()
+
+
+class RedisServer:
+    """A redis-server of the test's own (devstack's binary), to kill and restart while the
+    shared test Redis keeps serving the other tests."""
+
+    def __init__(self):
+        # Short: a unix socket path must fit in ~107 bytes.
+        self.dir = Path(tempfile.mkdtemp(prefix="hd-redis-"))
+        self.sock = self.dir / "redis.sock"
+        self.url = f"unix://{self.sock}?db=0"
+        self.pid: int | None = None
+
+    def start(self) -> None:
+        self.pid = devstack.start_redis_server(sock=self.sock, data_dir=self.dir)
+
+    def kill(self) -> None:
+        if not devstack._pid_alive(self.pid):
+            return
+        os.kill(self.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while devstack._pid_alive(self.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def own_redis(settings):
+    """A running Redis of this test's own behind REDIS_URL, the cache (so sessions) and the
+    channel layer. Create sessions after this fixture, so they land in it."""
+    server = RedisServer()
+    server.start()
+    settings.REDIS_URL = server.url
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    layer = settings.CHANNEL_LAYERS["default"]
+    host = {**layer["CONFIG"]["hosts"][0], "address": server.url}
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [host]}}}
+    yield server
+    server.kill()
+    shutil.rmtree(server.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,14 +11,9 @@ import json
 import logging
 import os
 import shlex
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,23 +45,13 @@ import openai  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from benchmarks.wsclient import WebSocket  # noqa: E402
+from benchmarks.wsclient import WebSocket, free_port, new_session, start_daphne, stop  # noqa: E402
 from chat.prompts import SYSTEM_PROMPT, build_messages  # noqa: E402
 from chat.services import sources_for  # noqa: E402
 from helpdesk import devstack  # noqa: E402
-from helpdesk.management.commands.run import daphne_command  # noqa: E402
 from knowledge.embeddings import model_name  # noqa: E402
 from knowledge.retrieval import retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
-
-
-def new_session(port: int) -> str:
-    """GET / for a fresh sessionid, so the app answers with an empty history."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as resp:
-        cookies = SimpleCookie()
-        for header in resp.headers.get_all("Set-Cookie") or []:
-            cookies.load(header)
-    return f"sessionid={cookies['sessionid'].value}"
 
 
 async def app_arm(port: int, question: str, prime) -> dict:
@@ -180,29 +165,6 @@ def report(rows: list[dict], base_url: str) -> dict:
             "mean_deltas": deltas, "same_sources": same, "rows": rows}  # fmt: skip
 
 
-def start_daphne(port: int) -> subprocess.Popen:
-    log = devstack.VAR_DIR / "bench-daphne.log"
-    with open(log, "ab") as fh:  # the child keeps its own copy of the handle
-        proc = subprocess.Popen(
-            daphne_command("127.0.0.1", port), cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT
-        )
-    deadline = time.monotonic() + 180  # daphne loads the embedding model before serving
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            new_session(port)
-            return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"daphne did not start serving GET /; see {log}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     daphne = None
     try:
@@ -233,12 +195,8 @@ def main() -> None:
         if args.json:
             print(json.dumps(result, indent=2))
     finally:
-        if daphne is not None and daphne.poll() is None:
-            daphne.send_signal(signal.SIGTERM)
-            try:
-                daphne.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                daphne.kill()
+        if daphne is not None:
+            stop(daphne)
         devstack.stop_started()  # only what this process started; a running stack stays
 
 

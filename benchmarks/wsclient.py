@@ -1,11 +1,21 @@
 """A minimal RFC 6455 client on asyncio streams, for the benchmarks and the tests that talk
-to a real daphne: the venv has no websockets/aiohttp, and this is all they need."""
+to a real daphne (the venv has no websockets/aiohttp, and this is all they need), and what
+the benchmarks share: a fresh session, starting and stopping daphne."""
 
 import asyncio
 import base64
 import contextlib
 import json
 import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class HandshakeRefused(ConnectionError):
@@ -83,3 +93,48 @@ class WebSocket:
         with contextlib.suppress(OSError):
             await self.send(0x8, (1000).to_bytes(2, "big"))
         self.writer.close()
+
+
+def new_session(port: int) -> str:
+    """GET / for a fresh sessionid, so the app answers with an empty history."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as resp:
+        cookies = SimpleCookie()
+        for header in resp.headers.get_all("Set-Cookie") or []:
+            cookies.load(header)
+    return f"sessionid={cookies['sessionid'].value}"
+
+
+def start_daphne(port: int) -> subprocess.Popen:
+    # Imported here: the client above is used by tests that need no Django set-up.
+    from helpdesk import devstack
+    from helpdesk.management.commands.run import daphne_command
+
+    log = devstack.VAR_DIR / "bench-daphne.log"
+    with open(log, "ab") as fh:  # the child keeps its own copy of the handle
+        proc = subprocess.Popen(
+            daphne_command("127.0.0.1", port), cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 180  # daphne loads the embedding model before serving
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            new_session(port)
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"daphne did not start serving GET /; see {log}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

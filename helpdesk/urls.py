@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from helpdesk import views
 from helpdesk.metrics import metrics
 
 admin.site.site_header = "Helpdesk"
@@ -8,7 +9,11 @@ admin.site.site_title = "Helpdesk admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("kb/", include("knowledge.urls")),
     path("", include("chat.urls")),
 ]
+
+# An outage of Postgres or Redis shows the 503 "degraded" page, any other error the 500.
+handler500 = "helpdesk.views.server_error"

@@ -1,12 +1,17 @@
+import logging
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from redis.exceptions import RedisError
 
 from chat.models import Conversation, Message
 from tickets.models import Ticket, TicketChange, TicketNote
+
+logger = logging.getLogger(__name__)
 
 
 def ticket_escalate(*, conversation: Conversation, email: str = "") -> Ticket:
@@ -69,16 +74,19 @@ def ticket_reply(*, ticket: Ticket, agent, text: str) -> Message:
 
 def _push(conversation: Conversation, message: Message, name: str, joined: bool) -> None:
     # Nobody listening is fine: the message stays undelivered until the customer returns.
-    async_to_sync(get_channel_layer().group_send)(
-        conversation.group_name(),
-        {
-            "type": "agent.message",
-            "message_id": message.pk,
-            "text": message.text,
-            "name": name,
-            "joined": joined,
-        },
-    )
+    # So is a channel layer that is down: the customer's socket delivers it when Redis is
+    # back (chat/consumers.py), and the agent's reply is saved either way.
+    event = {
+        "type": "agent.message",
+        "message_id": message.pk,
+        "text": message.text,
+        "name": name,
+        "joined": joined,
+    }
+    try:
+        async_to_sync(get_channel_layer().group_send)(conversation.group_name(), event)
+    except (RedisError, OSError):
+        logger.warning("Channel layer down: agent reply %s waits for delivery", message.pk)
 
 
 def _email(ticket: Ticket, text: str, name: str) -> None:

@@ -204,6 +204,11 @@ def test_web_has_a_healthcheck(services):
     assert services["web"]["healthcheck"]["test"]
 
 
+def test_the_web_healthcheck_asks_the_health_endpoint(services):
+    check = " ".join(services["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/healthz" in check
+
+
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_the_app_services_set_every_service_variable_settings_reads(services, name):
     assert names_settings_reads() >= SERVICE_VARIABLES
