@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from chat import llm
-from knowledge import embeddings
+from knowledge.retrieval import aembed_question
 
 REQUIRED = ("database", "redis", "embeddings")
 
@@ -48,9 +48,10 @@ async def check_llm() -> bool:
 
 
 async def check_embeddings() -> bool:
-    # The model loaded in this process (at start, see helpdesk/asgi.py), asked for real.
-    vector = await asyncio.to_thread(embeddings.embed_query, "health check")
-    return len(vector) == settings.EMBEDDING_DIMENSIONS
+    # The model that embeds questions now (loaded at start, see helpdesk/asgi.py), asked
+    # for real, against the vectors it is compared with.
+    query = await aembed_question("health check")
+    return query.index is None or len(query.vector) == query.index.dimensions
 
 
 async def _timed(check: Callable[[], Awaitable[bool]]) -> dict:
