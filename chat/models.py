@@ -19,6 +19,8 @@ class Conversation(models.Model):
     )
     # When retention or an erasure request stripped its personal data (chat/erasure.py).
     anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Questions refused by the prompt-injection screen (chat/screening.py), for review.
+    injection_attempts = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -63,6 +65,10 @@ class Message(models.Model):
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     delivered = models.BooleanField(default=True)
+    # Customer messages: the screening rule family that refused it ("" when none did).
+    screened = models.CharField(max_length=40, blank=True)
+    # Bot answers: milliseconds spent in each stage of the question path, plus tokens/s.
+    timings = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
