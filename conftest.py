@@ -182,7 +182,10 @@ def own_redis(settings):
     server = RedisServer()
     server.start()
     settings.REDIS_URL = server.url
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    # Every cache (sessions, rate limits) lives in Redis: all of them move to this one.
+    settings.CACHES = {
+        alias: {**config, "LOCATION": server.url} for alias, config in settings.CACHES.items()
+    }
     layer = settings.CHANNEL_LAYERS["default"]
     host = {**layer["CONFIG"]["hosts"][0], "address": server.url}
     settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [host]}}}
@@ -227,7 +230,7 @@ def child_env(**extra: str) -> dict[str, str]:
     env.update(
         DATABASE_URL=database_url_for_tests(),
         REDIS_URL=settings.REDIS_URL,
-        LLM_BASE_URL=llm.base_url(),
+        LLM_BASE_URL=",".join(llm.base_urls()),
         HELPDESK_VAR_DIR=str(devstack.VAR_DIR),
         PYTHONUNBUFFERED="1",
     )

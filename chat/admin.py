@@ -30,10 +30,15 @@ class EraseActionMixin:
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ["created_at", "role", "text", "sources", "interrupted", "fallback"]
+    fields = ["created_at", "role", "text", "sources", "interrupted", "fallback", "timings_ms"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description="Timings")
+    def timings_ms(self, obj) -> str:
+        # Where the answer's time went (chat/timings.py), so a slow answer can be explained.
+        return obj.timings_summary()
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

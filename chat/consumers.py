@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -151,6 +152,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await Message.objects.filter(pk=message_id).aupdate(delivered=True)
 
     async def receive(self, text_data=None, bytes_data=None):
+        # The answer's clock starts here (chat/timings.py: "receive" is everything until
+        # answering starts: parsing, validation, rate limits).
+        self.received_at = time.perf_counter()
         if not self.session_key:
             return await self.error("no_session", NO_SESSION)  # a frame sent before the close
         if text_data is None:
@@ -191,12 +195,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # Counted only once the question would be answered: refusals above cost nothing.
         if await self.rate_limited("message"):
             return
-        self.answer_task = asyncio.create_task(self.answer(text.strip()))
+        self.answer_task = asyncio.create_task(self.answer(text.strip(), self.received_at))
 
-    async def answer(self, text: str):
+    async def answer(self, text: str, received_at: float):
         try:
             await database_sync_to_async(close_old_connections)()
-            await question_answer(session_key=self.session_key, text=text, send=self.send_json)
+            await question_answer(
+                session_key=self.session_key,
+                text=text,
+                send=self.send_json,
+                received_at=received_at,
+            )
         except asyncio.CancelledError:
             raise
         except OUTAGE_ERRORS:

@@ -14,14 +14,15 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import openai
 from django.conf import settings
 
 from helpdesk import devstack
 
-# httpx clients are bound to the event loop they first ran on; keep one per loop.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]" = (
+# httpx clients are bound to the event loop they first ran on; keep one per loop and URL.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, openai.AsyncOpenAI]]" = (
     weakref.WeakKeyDictionary()
 )
 
@@ -86,52 +87,79 @@ class CircuitBreaker:
 breakers: dict[str, CircuitBreaker] = {}
 
 
-def breaker() -> CircuitBreaker:
-    return breakers.setdefault(base_url(), CircuitBreaker())
+def breaker(url: str | None = None) -> CircuitBreaker:
+    return breakers.setdefault(url or base_urls()[0], CircuitBreaker())
 
 
 _embedded_url: str | None = None
 
 
-def base_url() -> str:
+def base_urls() -> list[str]:
+    """The LLM servers, in order of preference: LLM_BASE_URL holds one URL, or several
+    separated by commas (production points it at a load balancer, and may name a second
+    one or a spare replica after it)."""
     # Unset means the embedded llama.cpp server; make run and the tests start it up front.
     # Its address is looked up once, and again only after a failure (it may have moved).
     global _embedded_url
     if settings.LLM_BASE_URL:
-        return settings.LLM_BASE_URL
+        return [url.strip() for url in settings.LLM_BASE_URL.split(",") if url.strip()]
     if _embedded_url is None:
         _embedded_url = devstack.llm_base_url()
-    return _embedded_url
+    return [_embedded_url]
 
 
-def _client() -> openai.AsyncOpenAI:
+def _client(url: str) -> openai.AsyncOpenAI:
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or str(client.base_url).rstrip("/") != base_url().rstrip("/"):
+    clients = _clients.setdefault(loop, {})
+    client = clients.get(url)
+    if client is None:
         client = openai.AsyncOpenAI(
-            base_url=base_url(),
+            base_url=url,
             api_key=settings.LLM_API_KEY,
             timeout=openai.Timeout(
                 settings.LLM_FIRST_TOKEN_TIMEOUT, connect=settings.LLM_CONNECT_TIMEOUT
             ),
-            # A retry would double the customer's wait; the caller falls back instead.
+            # A retry would double the customer's wait; the caller fails over or falls back.
             max_retries=0,
         )
-        _clients[loop] = client
+        clients[url] = client
     return client
 
 
 async def stream_chat(messages: list[dict[str, str]]) -> AsyncIterator[str]:
-    """Yield the answer's text deltas as the server produces them."""
+    """Yield the answer's text deltas as the first server that can produces them.
+
+    A server that fails before its first token is skipped for the next one in
+    LLM_BASE_URL's list, as is one whose breaker is open. Once tokens have reached the
+    customer there is no failing over (another server would start the answer again):
+    a failure then is LLMUnavailable, and the caller keeps the partial answer.
+    """
     # Off by default (customers' words); LOG_LEVEL=DEBUG shows exactly what the model saw.
     logger.debug("Prompt messages: %s", messages)
-    circuit = breaker()
+    failures = []
+    for url in base_urls():
+        yielded = False
+        try:
+            async with aclosing(_stream_from(url, messages)) as deltas:
+                async for delta in deltas:
+                    yielded = True
+                    yield delta
+            return
+        except LLMUnavailable as exc:
+            if yielded:
+                raise
+            failures.append(f"{url}: {exc}")
+    raise LLMUnavailable("; ".join(failures))
+
+
+async def _stream_from(url: str, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    circuit = breaker(url)
     if not circuit.allow():
-        raise LLMUnavailable("circuit open: the LLM server failed recently")
+        raise LLMUnavailable("circuit open: the server failed recently")
     stream, answered = None, False
     try:
         async with asyncio.timeout(settings.LLM_FIRST_TOKEN_TIMEOUT):
-            stream = await _client().chat.completions.create(
+            stream = await _client(url).chat.completions.create(
                 model=settings.LLM_MODEL,
                 messages=messages,
                 max_tokens=settings.LLM_MAX_TOKENS,
@@ -168,11 +196,22 @@ async def stream_chat(messages: list[dict[str, str]]) -> AsyncIterator[str]:
             await stream.close()
 
 
+def circuit_state() -> str:
+    """ "closed" while some server's breaker lets requests through, else the first's."""
+    states = [breaker(url).state for url in base_urls()]
+    return "closed" if "closed" in states else states[0]
+
+
 async def health(*, timeout: float) -> bool:
-    """Does the server answer GET /v1/models within `timeout` seconds? Ignores the breaker."""
-    try:
-        async with asyncio.timeout(timeout):
-            await _client().models.list()
-        return True
-    except (openai.OpenAIError, TimeoutError, OSError):
-        return False
+    """Does some server answer GET /v1/models within `timeout` seconds? Ignores the
+    breakers: it is how an operator sees that a server is back."""
+
+    async def answers(url: str) -> bool:
+        try:
+            async with asyncio.timeout(timeout):
+                await _client(url).models.list()
+            return True
+        except (openai.OpenAIError, TimeoutError, OSError):
+            return False
+
+    return any(await asyncio.gather(*(answers(url) for url in base_urls())))

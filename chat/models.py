@@ -83,6 +83,22 @@ class Message(models.Model):
             return "Support agent"
         return self.author.get_full_name() or self.author.get_username()
 
+    # The order of the question path, for reading timings left to right.
+    TIMING_STAGES = ["receive", "history", "embedding", "question_write", "retrieval",
+                     "prompt", "llm_ttft", "first_token_out", "total"]  # fmt: skip
+
+    def timings_summary(self) -> str:
+        """'receive 0.3 · embedding 6.1 · … · total 1890.2 ms · 38 tokens at 96.0/s'."""
+        if not self.timings:
+            return ""
+        stages = [f"{s} {self.timings[s]:g}" for s in self.TIMING_STAGES if s in self.timings]
+        summary = " · ".join(stages) + " ms"
+        if "tokens" in self.timings:
+            summary += f" · {self.timings['tokens']} tokens"
+        if "tokens_per_second" in self.timings:
+            summary += f" at {self.timings['tokens_per_second']:g}/s"
+        return summary
+
     def as_transcript_line(self) -> str:
         marks = " [interrupted]" if self.interrupted else ""
         marks += " [fallback]" if self.fallback else ""

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
@@ -9,10 +10,13 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from chat import llm
+from chat.batching import TokenBatcher
 from chat.history import history_append, history_from_transcript, history_load
 from chat.models import Conversation, Message
 from chat.prompts import build_messages
 from chat.quality import groundedness, used_sources
+from chat.timings import AnswerClock
+from helpdesk import metrics
 from knowledge.retrieval import aembed_question, retrieve
 
 logger = logging.getLogger(__name__)
@@ -51,15 +55,25 @@ def sources_for(chunks) -> list[dict[str, str]]:
     return sources
 
 
-async def _load_history(question: Message) -> list[dict[str, str]]:
+async def _store_question(conversation: Conversation, text: str) -> Message:
+    question = await Message.objects.acreate(
+        conversation=conversation, role=Message.Role.USER, text=text
+    )
+    # The conversation's last activity: review sampling and retention go by it.
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=question.created_at)
+    return question
+
+
+async def _load_history(
+    conversation: Conversation, stored: "asyncio.Future[Message]"
+) -> list[dict[str, str]]:
     try:
-        return await history_load(session_key=question.conversation.session_key)
+        return await history_load(session_key=conversation.session_key)
     except (RedisError, OSError):
         # Without Redis the same turns come from the transcript: slower, never lost.
         logger.warning("Chat history unavailable in Redis; reading the transcript instead")
-        return await history_from_transcript(
-            conversation_id=question.conversation_id, before_id=question.pk
-        )
+        question = await stored
+        return await history_from_transcript(conversation_id=conversation.pk, before_id=question.pk)
 
 
 async def undelivered_agent_messages(*, session_key: str) -> list[Message]:
@@ -72,23 +86,34 @@ async def undelivered_agent_messages(*, session_key: str) -> list[Message]:
     ]
 
 
-async def question_answer(*, session_key: str, text: str, send: Send) -> Message:
+async def question_answer(
+    *, session_key: str, text: str, send: Send, received_at: float | None = None
+) -> Message:
+    clock = AnswerClock(received_at)
     conversation = await conversation_for_session(session_key=session_key)
-    question = await Message.objects.acreate(
-        conversation=conversation, role=Message.Role.USER, text=text
-    )
-    # The conversation's last activity: review sampling and retention go by it.
-    await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=question.created_at)
     if conversation.agent_id:
         # A human has the conversation: the message lands on the ticket, the bot is silent.
+        question = await _store_question(conversation, text)
         await send({"type": "done", "message_id": None})
         return question
-    # Independent work overlaps: the embedding runs in a thread while Redis answers. (A
-    # follow-up is searched with the previous question too, so retrieve() embeds that text
-    # again: ~10 ms, only when there is history, against a serial wait on every question.)
-    embedding, history = await asyncio.gather(aembed_question(text), _load_history(question))
-    found = await database_sync_to_async(retrieve)(
-        question=text, history=history, question_embedding=embedding
+    # Independent work overlaps: the question is stored (on the database thread) and
+    # embedded (on a worker thread) while Redis returns the history, so the write is off
+    # the critical path. (Retrieval cannot overlap the write: both use the one database
+    # thread. A follow-up is searched with the previous question too, so retrieve()
+    # embeds that text again: ~10 ms, only when there is history.)
+    stored = asyncio.ensure_future(
+        clock.timed("question_write", _store_question(conversation, text))
+    )
+    embedding, history, _ = await asyncio.gather(
+        clock.timed("embedding", aembed_question(text)),
+        clock.timed("history", _load_history(conversation, stored)),
+        stored,
+    )
+    found = await clock.timed(
+        "retrieval",
+        database_sync_to_async(retrieve)(
+            question=text, history=history, question_embedding=embedding
+        ),
     )
     reply = Message(
         conversation=conversation,
@@ -98,37 +123,55 @@ async def question_answer(*, session_key: str, text: str, send: Send) -> Message
     )
     if found.refused:
         # Weak evidence: say so instead of letting the model improvise. No LLM call.
-        return await _refuse(reply, send)
-    chunks = found.chunks
-    messages = build_messages(question=text, chunks=chunks, history=history)
+        return await _refuse(reply, send, clock)
+    began = time.perf_counter()
+    messages = build_messages(question=text, chunks=found.chunks, history=history)
+    clock.mark("prompt", began)
+    return await _stream_answer(reply, messages, found.chunks, text, send, clock)
+
+
+async def _stream_answer(
+    reply: Message, messages: list[dict], chunks, question: str, send: Send, clock: AnswerClock
+) -> Message:
     parts: list[str] = []
+    batcher = TokenBatcher(send, clock.token_sent)
+    clock.llm_request()
     try:
         async for delta in llm.stream_chat(messages):
+            clock.llm_token()
             parts.append(delta)
-            await send({"type": "token", "text": delta})
+            batcher.put(delta)
+        await batcher.flush()
     except llm.LLMUnavailable as exc:
         logger.warning("LLM unavailable, sending the fallback answer: %s", exc)
+        await batcher.flush()
         reply.sources = sources_for(chunks)
-        return await _fallback(reply, parts, send)
+        return await _fallback(reply, parts, send, clock)
     except asyncio.CancelledError:
         # The customer left mid-answer: keep what was said, marked as cut short.
+        batcher.cancel()
         reply.text, reply.interrupted = "".join(parts), True
+        reply.timings = clock.finish()
         await asyncio.shield(reply.asave())
         raise
     reply.text = "".join(parts).strip() or FALLBACK_TEXT_NO_SOURCES
     # Only the articles the answer drew on are shown, so a citation is never decoration.
     reply.sources = sources_for(used_sources(reply.text, chunks))
     reply.groundedness = groundedness(reply.text, [c.text for c in chunks])
+    reply.timings = clock.finish()
     await reply.asave()
-    await _remember(session_key, text, reply.text)
+    metrics.ANSWERS.inc()
+    await _remember(reply.conversation.session_key, question, reply.text)
     await send({"type": "sources", "sources": reply.sources})
     await send({"type": "done", "message_id": reply.pk})
     return reply
 
 
-async def _refuse(reply: Message, send: Send) -> Message:
+async def _refuse(reply: Message, send: Send, clock: AnswerClock) -> Message:
     reply.text, reply.refused = settings.REFUSAL_TEXT, True
+    reply.timings = clock.finish()
     await reply.asave()
+    metrics.REFUSALS.labels(reason="no_evidence").inc()
     await send({"type": "refusal", "reason": "no_evidence", "text": reply.text})
     await send({"type": "done", "message_id": reply.pk})
     return reply
@@ -142,13 +185,15 @@ async def message_feedback(*, session_key: str, message_id: int, value: str) -> 
     return bool(updated)
 
 
-async def _fallback(reply: Message, parts: list[str], send: Send) -> Message:
+async def _fallback(reply: Message, parts: list[str], send: Send, clock: AnswerClock) -> Message:
     sources = reply.sources
     text = FALLBACK_TEXT if sources else FALLBACK_TEXT_NO_SOURCES
     partial = "".join(parts).strip()
     reply.text = f"{partial}\n\n{text}" if partial else text
     reply.fallback, reply.interrupted = True, bool(partial)
+    reply.timings = clock.finish()
     await reply.asave()
+    metrics.FALLBACKS.labels(reason="llm_unavailable").inc()
     await send({"type": "fallback", "reason": "llm_unavailable", "text": text, "sources": sources})
     await send({"type": "done", "message_id": reply.pk})
     return reply

@@ -79,7 +79,7 @@ async def health_report() -> dict:
     }
     results = await asyncio.gather(*(_timed(check) for check in checks.values()))
     report = dict(zip(checks, results, strict=True))
-    report["llm"]["circuit"] = llm.breaker().state
+    report["llm"]["circuit"] = llm.circuit_state()
     if not all(report[name]["ok"] for name in REQUIRED):
         status = "down"
     elif not report["llm"]["ok"]:

@@ -131,8 +131,12 @@ TEMPLATES = [
 # --- External services: production URL, or the embedded default --------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or devstack.postgres_url()
 REDIS_URL = os.environ.get("REDIS_URL") or devstack.redis_url()
-# Empty means "the embedded llama.cpp server"; chat/llm.py starts it on first use.
+# Empty means "the embedded llama.cpp server"; chat/llm.py starts it on first use. Several
+# URLs, comma-separated, are tried in order (chat/llm.py: stream_chat fails over).
 LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")
+for _url in LLM_BASE_URL.split(","):
+    if _url.strip() and not re.match(r"https?://[^/\s]+", _url.strip()):
+        raise ImproperlyConfigured(f"LLM_BASE_URL holds {_url.strip()!r}, not an http(s) URL")
 
 # Persistent connections do not mix well with ASGI's thread pool; 0 closes each one.
 DATABASES = {

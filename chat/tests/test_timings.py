@@ -1,0 +1,63 @@
+"""Every answer records where its time went, per stage, on the stored reply."""
+
+import pytest
+
+from chat.models import Message
+from chat.tests.helpers import ask, chat_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STREAMED_STAGES = {
+    "receive",
+    "history",
+    "embedding",
+    "question_write",
+    "retrieval",
+    "prompt",
+    "llm_ttft",
+    "first_token_out",
+    "total",
+    "tokens",
+    "tokens_per_second",
+}
+
+
+async def test_an_answer_stores_the_time_of_every_stage(demo_kb, session_key):
+    socket = chat_socket(session_key)
+    await socket.connect()
+    received = await ask(socket, "I forgot my password, how do I get back in?")
+    await socket.disconnect()
+
+    reply = await Message.objects.aget(pk=received[-1]["message_id"])
+    timings = reply.timings
+    assert set(timings) == STREAMED_STAGES
+    assert all(value >= 0 for value in timings.values())
+    # The first token leaves after the LLM produced it, and the answer ends after both.
+    assert timings["first_token_out"] >= timings["llm_ttft"]
+    assert timings["total"] >= timings["first_token_out"]
+    assert timings["tokens"] >= 2
+    assert timings["tokens_per_second"] > 0
+
+
+async def test_a_refusal_stores_the_stages_it_went_through(demo_kb, session_key):
+    socket = chat_socket(session_key)
+    await socket.connect()
+    received = await ask(socket, "What's a good recipe for banana bread?")
+    await socket.disconnect()
+
+    assert received[0]["type"] == "refusal"
+    reply = await Message.objects.aget(pk=received[-1]["message_id"])
+    assert {"receive", "embedding", "retrieval", "total"} <= set(reply.timings)
+    assert "llm_ttft" not in reply.timings
+
+
+async def test_a_fallback_stores_its_timings_too(demo_kb, session_key, dead_llm):
+    socket = chat_socket(session_key)
+    await socket.connect()
+    received = await ask(socket, "I forgot my password, how do I get back in?")
+    await socket.disconnect()
+
+    assert received[0]["type"] == "fallback"
+    reply = await Message.objects.aget(pk=received[-1]["message_id"])
+    assert {"retrieval", "prompt", "total"} <= set(reply.timings)
+    assert "first_token_out" not in reply.timings
