@@ -160,9 +160,55 @@ def test_vllm_serves_the_model_under_the_name_the_app_asks_for(services):
         assert environment(services[name])["LLM_MODEL"] == served_name
 
 
-def test_vllm_reserves_a_gpu(services):
-    devices = services["vllm"]["deploy"]["resources"]["reservations"]["devices"]
-    assert any("gpu" in device.get("capabilities", []) for device in devices)
+@pytest.mark.parametrize(("name", "gpu"), [("vllm", "0"), ("vllm-2", "1")])
+def test_each_vllm_replica_reserves_a_gpu_of_its_own(services, name, gpu):
+    [device] = services[name]["deploy"]["resources"]["reservations"]["devices"]
+    assert "gpu" in device["capabilities"]
+    assert device["device_ids"] == [gpu]
+
+
+def test_the_replicas_differ_only_in_their_gpu_and_profile(services):
+    first, second = services["vllm"], services["vllm-2"]
+    assert {k: v for k, v in first.items() if k != "deploy"} == {
+        k: v for k, v in second.items() if k not in ("deploy", "profiles")
+    }
+    assert second["profiles"] == ["scale"]
+
+
+NGINX = (ROOT / "deploy" / "nginx-llm.conf").read_text()
+
+
+def test_the_balancer_mounts_the_nginx_config(services):
+    assert services["llm-lb"]["image"].startswith("nginx:")
+    assert "./deploy/nginx-llm.conf:/etc/nginx/nginx.conf:ro" in services["llm-lb"]["volumes"]
+
+
+def test_the_balancer_sends_each_request_to_the_least_busy_replica():
+    upstream = re.search(r"upstream vllm \{(.*?)\}", NGINX, re.DOTALL).group(1)
+    assert "least_conn;" in upstream
+    servers = re.findall(r"^\s*server (\S+) (.*);", upstream, re.MULTILINE)
+    assert [host for host, _ in servers] == ["vllm:8000", "vllm-2:8000"]
+    for _, options in servers:
+        assert "max_fails=" in options and "fail_timeout=" in options  # passive checks
+        assert "resolve" in options.split()  # a replica not started does not stop nginx
+
+
+def test_every_replica_in_compose_is_in_the_upstream_and_back(services):
+    replicas = {name for name, s in services.items() if s.get("image", "").startswith("vllm/")}
+    in_upstream = set(re.findall(r"^\s*server ([\w-]+):8000", NGINX, re.MULTILINE))
+    assert replicas == in_upstream
+
+
+def test_the_balancer_streams_tokens_unbuffered_and_listens_where_the_app_calls():
+    assert "proxy_buffering off;" in NGINX
+    assert "listen 8080;" in NGINX
+    assert "proxy_pass http://vllm;" in NGINX
+
+
+def test_the_balancer_is_healthy_only_when_a_replica_is(services):
+    check = " ".join(services["llm-lb"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8080/health" in check
+    assert depends_on(services["llm-lb"]) == {"vllm": "service_healthy"}
 
 
 def test_the_vllm_image_is_the_version_requirements_gpu_pins(services):
@@ -179,14 +225,14 @@ def test_every_service_waited_on_until_healthy_has_a_healthcheck(services):
         for dependency, condition in depends_on(service).items()
         if condition == "service_healthy"
     }
-    assert waited_on >= {"postgres", "redis", "vllm"}
+    assert waited_on >= {"postgres", "redis", "vllm", "llm-lb"}
     for name in waited_on:
         assert services[name].get("healthcheck", {}).get("test"), name
 
 
 @pytest.mark.parametrize(
     ("name", "dependencies"),
-    [("web", ["postgres", "redis", "vllm"]), ("worker", ["postgres", "redis"])],
+    [("web", ["postgres", "redis", "llm-lb"]), ("worker", ["postgres", "redis"])],
 )
 def test_the_app_services_wait_until_their_services_are_healthy(services, name, dependencies):
     deps = depends_on(services[name])
@@ -221,10 +267,11 @@ def test_the_app_services_set_only_variables_settings_reads(services, name):
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
-def test_the_llm_base_url_points_at_the_vllm_service(services, name):
-    url = environment(services[name])["LLM_BASE_URL"]
-    assert urlsplit(url).hostname == "vllm"
-    assert url.endswith("/v1")
+def test_the_llm_base_url_names_the_balancer_then_a_replica(services, name):
+    urls = environment(services[name])["LLM_BASE_URL"].split(",")
+    assert [urlsplit(url).hostname for url in urls] == ["llm-lb", "vllm"]
+    assert all(url.endswith("/v1") for url in urls)
+    assert urlsplit(urls[0]).port == 8080 and urlsplit(urls[1]).port == 8000
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
