@@ -138,10 +138,7 @@ for _url in LLM_BASE_URL.split(","):
     if _url.strip() and not re.match(r"https?://[^/\s]+", _url.strip()):
         raise ImproperlyConfigured(f"LLM_BASE_URL holds {_url.strip()!r}, not an http(s) URL")
 
-# Persistent connections do not mix well with ASGI's thread pool; 0 closes each one.
-DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))
-}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 # HNSW search is approximate: pgvector's default candidate list (40) can miss a true
 # nearest chunk. 100 keeps recall near 100% for a support KB and costs well under 1 ms.
 # iterative_scan: HNSW filters (published articles only) after the index scan; pgvector
@@ -151,7 +148,22 @@ DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
 )
 # An unreachable database fails a request in seconds (the degraded page) instead of hanging
 # it on the kernel's TCP timeout (minutes). libpq counts anything below 2 as 2.
-DATABASES["default"]["OPTIONS"]["connect_timeout"] = envint("DB_CONNECT_TIMEOUT", 5)
+DB_CONNECT_TIMEOUT = envint("DB_CONNECT_TIMEOUT", 5)
+DATABASES["default"]["OPTIONS"]["connect_timeout"] = DB_CONNECT_TIMEOUT
+# A pool of connections per process (psycopg_pool, through Django's own "pool" option).
+# Without it every question paid for several new Postgres connections (~5-10 ms each):
+# channels' database_sync_to_async closes the connection before and after each call, and
+# persistent connections (CONN_MAX_AGE) leak under ASGI, one per request thread. Closing a
+# pooled connection hands it back. Each is checked before use, so a restarted Postgres
+# costs no failed request; an unreachable one fails in DB_CONNECT_TIMEOUT, not the pool's
+# default 30 s. DB_POOL=0 connects afresh each time (for PgBouncer in transaction mode).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # with the pool: check before handing out
+if envbool("DB_POOL", True):
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": envint("DB_POOL_SIZE", 10),
+        "timeout": DB_CONNECT_TIMEOUT,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The same for Redis (sessions, cache, history, the channel layer's connects): an outage
