@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from chat import llm
 from chat.batching import TokenBatcher
 from chat.history import history_append, history_from_transcript, history_load
+from chat.links import link_allowed
 from chat.models import Conversation, Message
 from chat.prompts import build_messages
 from chat.quality import groundedness, used_sources
@@ -39,16 +40,20 @@ async def conversation_for_session(*, session_key: str) -> Conversation:
 
 
 def sources_for(chunks) -> list[dict[str, str]]:
-    """One source per article, best match first, linking to the matching section."""
+    """One source per article, best match first, linking to the matching section.
+
+    An article's source_url is used only on a host in DOCS_DOMAINS (chat/links.py);
+    anywhere else the source links to the article's own page here instead."""
     sources, seen = [], set()
     for chunk in chunks:
         article = chunk.article
         if article.pk in seen:
             continue
         seen.add(article.pk)
-        url = article.source_url or article.get_absolute_url()
-        if not article.source_url and chunk.anchor:
-            url += f"#{chunk.anchor}"
+        if article.source_url and link_allowed(article.source_url):
+            url = article.source_url
+        else:
+            url = article.get_absolute_url() + (f"#{chunk.anchor}" if chunk.anchor else "")
         sources.append(
             {"title": article.title, "url": url, "slug": article.slug, "section": chunk.heading}
         )

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import connection
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -18,4 +19,5 @@ def index(request):
         request.session["started"] = True
         request.session.save()
     connection.ensure_connection()
-    return render(request, "chat/index.html")
+    # The page checks source links against the same hosts (static/chat/chat.js).
+    return render(request, "chat/index.html", {"docs_domains": settings.DOCS_DOMAINS})

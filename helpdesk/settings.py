@@ -100,6 +100,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but one, so error pages (429, the degraded 503) carry the policy too.
+    "helpdesk.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -300,6 +302,10 @@ REFUSAL_TEXT = os.environ.get(
     "I don't have that in our help articles, so I'd rather not guess. Press "
     '"Escalate to human" and a person from our team will pick this up.',
 )
+# Hosts that answer sources may link to besides this site's /kb/ pages ("docs.example.com",
+# or ".example.com" for every subdomain). An article whose source_url is elsewhere is
+# linked to its /kb/ page instead (chat/links.py).
+DOCS_DOMAINS = envlist("DOCS_DOMAINS", "")
 # Quality review: the share of finished conversations sampled, and when one is finished.
 REVIEW_SAMPLE_SHARE = envfloat("REVIEW_SAMPLE_SHARE", 0.1)
 REVIEW_IDLE_MINUTES = envint("REVIEW_IDLE_MINUTES", 30)

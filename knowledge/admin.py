@@ -8,13 +8,29 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
 from knowledge.extract import SUPPORTED, ExtractionError, extract
 from knowledge.indexes import embedding_index_progress
 from knowledge.models import Article, ArticleEmbedding, EmbeddingIndex
-from knowledge.services import article_bulk_upload, article_schedule_embedding
+from knowledge.sanitise import (
+    ADDRESSES_ASSISTANT,
+    HIDDEN_HTML,
+    HTML_COMMENT,
+    INVISIBLE_CHARACTERS,
+    as_flags,
+)
+from knowledge.services import article_approve, article_bulk_upload, article_schedule_embedding
+
+FINDING_LABELS = {
+    ADDRESSES_ASSISTANT: "Addresses the assistant (left out of the embedding)",
+    HIDDEN_HTML: "Hidden HTML removed",
+    HTML_COMMENT: "HTML comments removed",
+    INVISIBLE_CHARACTERS: "Invisible characters removed",
+}
+SHORT_LABELS = {HIDDEN_HTML: "hidden HTML", HTML_COMMENT: "comments",
+                INVISIBLE_CHARACTERS: "invisible characters"}  # fmt: skip
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -88,19 +104,39 @@ class ArticleForm(forms.ModelForm):
         finally:
             upload.seek(0)
         cleaned["body"] = extracted.body
+        # What the file hid from readers; the save screens the body for the rest.
+        self.instance.flags = as_flags(extracted.findings, where="file")
         cleaned["title"] = cleaned.get("title") or extracted.title[:200]
         cleaned["slug"] = cleaned.get("slug") or slugify(upload.name.rsplit(".", 1)[0])[:200]
+
+
+class FindingsFilter(admin.SimpleListFilter):
+    title = "sanitising findings"
+    parameter_name = "findings"
+
+    def lookups(self, request, model_admin):
+        return [("any", "Any"), ("assistant", "Addresses the assistant"), ("none", "None")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "any":
+            return queryset.exclude(flags=[])
+        if self.value() == "assistant":
+            return queryset.filter(flags__contains=[{"kind": ADDRESSES_ASSISTANT}])
+        if self.value() == "none":
+            return queryset.filter(flags=[])
+        return queryset
 
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleForm
     list_display = ["title", "slug", "published", "status", "chunk_count", "embedded_at",
-                    "embedding_model", "short_error"]  # fmt: skip
-    list_filter = ["published", "status"]
+                    "embedding_model", "short_findings", "short_error"]  # fmt: skip
+    list_filter = ["published", "status", FindingsFilter]
     search_fields = ["title", "slug", "body"]
-    readonly_fields = ["status", "embedded_at", "embedding_model", "error", "chunks_link"]
-    actions = ["reembed", "publish", "unpublish"]
+    readonly_fields = ["status", "findings", "embedded_at", "embedding_model", "error",
+                       "chunks_link"]  # fmt: skip
+    actions = ["approve_and_embed", "reembed", "publish", "unpublish"]
 
     def get_queryset(self, request):
         # The chunks that answer customers: those of the active index.
@@ -148,6 +184,13 @@ class ArticleAdmin(admin.ModelAdmin):
             files = [(f.name, f.read()) for f in form.cleaned_data["files"]]
             articles, errors = article_bulk_upload(files=files)
             self.message_user(request, f"{len(articles)} article(s) uploaded; embedding queued.")
+            if held := [a.title for a in articles if a.status == Article.Status.FLAGGED]:
+                self.message_user(
+                    request,
+                    "Held back for review (their text addresses the assistant): "
+                    f"{', '.join(held)}.",
+                    level=messages.WARNING,
+                )
             for error in errors:
                 self.message_user(request, error, level=messages.ERROR)
             return redirect("admin:knowledge_article_changelist")
@@ -170,9 +213,55 @@ class ArticleAdmin(admin.ModelAdmin):
     def short_error(self, obj) -> str:
         return obj.error[:80]
 
+    @admin.display(description="Findings")
+    def short_findings(self, obj) -> str:
+        addressing = sum(f["kind"] == ADDRESSES_ASSISTANT for f in obj.flags)
+        others = dict.fromkeys(
+            SHORT_LABELS[f["kind"]] for f in obj.flags if f["kind"] != ADDRESSES_ASSISTANT
+        )
+        parts = [f"{addressing} address the assistant"] if addressing else []
+        return "; ".join([*parts, *others])
+
+    @admin.display(description="Sanitising findings")
+    def findings(self, obj):
+        # Excerpts of uploaded text: untrusted, so escaped like everything format_html fills.
+        if not obj.flags:
+            return "None"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li><strong>{}</strong> ({}): {}{}</li>",
+                (
+                    (FINDING_LABELS.get(f["kind"], f["kind"]), f["where"], f["text"],
+                     " — approved" if f in obj.approved_flags else "")
+                    for f in obj.flags
+                ),
+            ),
+        )  # fmt: skip
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         article_schedule_embedding(article=obj)
+        if obj.status == Article.Status.FLAGGED:
+            self.message_user(
+                request,
+                f"“{obj.title}” is held back: its text addresses the assistant. Review the "
+                "findings, then use “Approve and embed” on the article list.",
+                level=messages.WARNING,
+            )
+
+    @admin.action(
+        description="Approve and embed (sentences that address the assistant stay out)",
+        permissions=["change"],
+    )
+    def approve_and_embed(self, request, queryset):
+        approved = 0
+        for article in queryset.filter(status=Article.Status.FLAGGED):
+            article_approve(article=article)
+            self.log_change(request, article, "Approved its sanitising findings and embedded it.")
+            approved += 1
+        self.message_user(request, f"Approved {approved} held-back article(s); embedding queued.")
 
     @admin.action(description="Publish selected articles")
     def publish(self, request, queryset):

@@ -6,10 +6,18 @@ lists as Markdown (so the chunker sees its structure), and pypdf reads PDF text.
 
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from knowledge.chunking import title_from_markdown
+from knowledge.sanitise import (
+    HIDDEN_HTML,
+    HTML_COMMENT,
+    NEVER_TEXT,
+    Finding,
+    hidden_text_findings,
+    is_hidden,
+)
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
 
@@ -22,6 +30,8 @@ class ExtractionError(ValueError):
 class Extracted:
     title: str
     body: str
+    # What was in the file but left out of the body as hidden from readers (HTML only).
+    findings: list[Finding] = field(default_factory=list)
 
 
 def extract(*, filename: str, data: bytes) -> Extracted:
@@ -62,12 +72,33 @@ def _from_html(html: str, stem: str) -> Extracted:
 
     soup = BeautifulSoup(html, "html.parser")
     title = soup.title.get_text(strip=True) if soup.title else ""
-    for tag in soup(["script", "style", "noscript", "template", "head", "nav", "footer"]):
+    for tag in soup([*NEVER_TEXT, "head", "nav", "footer"]):
         tag.decompose()
+    findings = _drop_hidden(soup)
     root = soup.find("main") or soup.find("article") or soup.body or soup
     body = markdownify(str(root), heading_style="ATX", strip=["img"]).strip()
     body = re.sub(r"\n{3,}", "\n\n", body)
-    return Extracted(title=title or title_from_markdown(body) or _humanise(stem), body=body)
+    title = title or title_from_markdown(body) or _humanise(stem)
+    return Extracted(title=title, body=body, findings=findings)
+
+
+def _drop_hidden(soup) -> list[Finding]:
+    """Remove what a reader of the page never sees, noting it for the editor: comments
+    and elements hidden by attribute, aria-hidden, utility class or inline style."""
+    from bs4 import Comment
+
+    findings = []
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        findings.extend(hidden_text_findings(HTML_COMMENT, str(comment)))
+        comment.extract()
+    for tag in soup.find_all(True):
+        if tag.decomposed:  # inside a hidden element removed already
+            continue
+        attrs = {k: " ".join(v) if isinstance(v, list) else (v or "") for k, v in tag.attrs.items()}
+        if is_hidden(attrs):
+            findings.extend(hidden_text_findings(HIDDEN_HTML, tag.get_text(" ")))
+            tag.decompose()
+    return findings
 
 
 def _from_pdf(data: bytes, filename: str) -> Extracted:

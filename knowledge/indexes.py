@@ -94,12 +94,15 @@ def embedding_index_build(*, model_name: str, force: bool = False) -> tuple[Embe
 
 
 def stale_articles(*, index: EmbeddingIndex) -> list[int]:
-    """Ids of the articles whose vectors in `index` are missing or older than their text."""
+    """Ids of the articles whose vectors in `index` are missing or older than their text.
+
+    Articles held back for review are not counted: they are embedded when approved, and
+    must not keep a new model's index from ever becoming active."""
     from knowledge.services import embedding_pipeline
 
     pipeline = embedding_pipeline(index.model_name)
     hashes = dict(index.article_embeddings.values_list("article_id", "content_hash"))
-    articles = Article.objects.only("pk", "title", "body")
+    articles = Article.objects.exclude(status=Article.Status.FLAGGED).only("pk", "title", "body")
     return [a.pk for a in articles if hashes.get(a.pk) != a.compute_hash(pipeline=pipeline)]
 
 
@@ -142,7 +145,7 @@ def embedding_index_activate_if_complete(*, index_id: int) -> bool:
 
 def _show_index_on_articles(index: EmbeddingIndex) -> None:
     rows = ArticleEmbedding.objects.filter(index=index, article=OuterRef("pk"))
-    Article.objects.update(
+    Article.objects.exclude(status=Article.Status.FLAGGED).update(
         status=Article.Status.READY,
         error="",
         embedding_model=index.model_name,

@@ -6,12 +6,16 @@ from django.db import models
 from django.urls import reverse
 from pgvector.django import VectorField
 
+from knowledge.sanitise import ADDRESSES_ASSISTANT
+
 
 class Article(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
+        # Its text addresses the assistant: not embedded until an editor approves it.
+        FLAGGED = "flagged", "Held back for review"
 
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
@@ -28,6 +32,12 @@ class Article(models.Model):
     # Only published articles answer customers; unpublishing takes effect at once.
     published = models.BooleanField(default=True)
     error = models.TextField(blank=True, editable=False)
+    # What sanitising found and removed (knowledge/sanitise.py): dicts of kind, where
+    # ("file", "title" or "body") and an excerpt. Kept for editors; never embedded.
+    flags = models.JSONField(default=list, blank=True, editable=False)
+    # The flags that address the assistant which an editor has reviewed ("Approve and
+    # embed"); a new such sentence holds the article back again.
+    approved_flags = models.JSONField(default=list, blank=True, editable=False)
     # The status, time and model of the vectors that answer customers now.
     embedded_at = models.DateTimeField(null=True, blank=True, editable=False)
     embedding_model = models.CharField(max_length=200, blank=True, editable=False)
@@ -45,6 +55,14 @@ class Article(models.Model):
 
     def public_url(self) -> str:
         return self.source_url or self.get_absolute_url()
+
+    def unapproved_flags(self) -> list[dict]:
+        """Findings that address the assistant and that no editor has approved yet."""
+        return [
+            f
+            for f in self.flags
+            if f["kind"] == ADDRESSES_ASSISTANT and f not in self.approved_flags
+        ]
 
     def compute_hash(self, *, pipeline: str) -> str:
         # The pipeline (model, chunking) is part of the hash: changing either must

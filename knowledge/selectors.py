@@ -23,14 +23,16 @@ WORD = re.compile(r"[a-z0-9]+")
 HYBRID_SQL = """
 WITH dense AS (
     SELECT c.id, c.embedding::vector({dims}) <=> %(embedding)s AS distance
-    FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id AND a.published
+    FROM knowledge_chunk c JOIN knowledge_article a
+        ON a.id = c.article_id AND a.published AND a.status <> %(held_back)s
     WHERE c.index_id = {index_id}
     ORDER BY c.embedding::vector({dims}) <=> %(embedding)s LIMIT {candidates}
 ), dense_ranked AS (
     SELECT id, distance, row_number() OVER (ORDER BY distance) AS rank FROM dense
 ), sparse AS (
     SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.search_vector, q) DESC) AS rank
-    FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id AND a.published,
+    FROM knowledge_chunk c JOIN knowledge_article a
+        ON a.id = c.article_id AND a.published AND a.status <> %(held_back)s,
          to_tsquery('english', %(tsquery)s) q
     WHERE c.index_id = {index_id} AND c.search_vector @@ q
     ORDER BY ts_rank_cd(c.search_vector, q) DESC LIMIT {candidates}
@@ -72,12 +74,14 @@ def chunk_search(*, embedding: list[float], limit: int, index: EmbeddingIndex) -
     """The `limit` chunks of `index` closest to `embedding`, nearest first (dense search).
 
     Each chunk carries `distance` (cosine, 0 = identical) and its article. Only published
-    articles count. There is deliberately no filter on the embedding status: while an
-    edited article is re-embedded its old chunks keep answering, swapped in one transaction.
+    articles count, and not one held back for review (its text addresses the assistant).
+    There is deliberately no filter on the other statuses: while an edited article is
+    re-embedded its old chunks keep answering, swapped in one transaction.
     """
     vector = Cast("embedding", VectorField(dimensions=index.dimensions))
     return list(
         Chunk.objects.filter(article__published=True, index=index)
+        .exclude(article__status=Article.Status.FLAGGED)
         .select_related("article")
         .annotate(distance=CosineDistance(vector, embedding))
         .order_by("distance")[:limit]
@@ -111,6 +115,7 @@ def hybrid_search(
                 "tsquery": terms,
                 "limit": limit,
                 "sparse_weight": settings.RETRIEVAL_SPARSE_WEIGHT,
+                "held_back": Article.Status.FLAGGED.value,
             },
         )
     )

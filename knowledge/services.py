@@ -15,11 +15,21 @@ from knowledge.chunking import chunk_markdown
 from knowledge.extract import ExtractionError, extract
 from knowledge.indexes import embedding_index_activate_if_complete, live_indexes
 from knowledge.models import Article, ArticleEmbedding, Chunk, EmbeddingIndex
+from knowledge.sanitise import (
+    ADDRESSES_ASSISTANT,
+    Finding,
+    addresses_assistant,
+    as_flags,
+    excerpt,
+    sanitise,
+    strip_invisible,
+)
 
 logger = logging.getLogger(__name__)
 OVERLAP_TOKENS = 30
 # Bump when chunking changes in a way that should re-embed every article.
-CHUNKER_VERSION = 2
+# 3: only sanitised text is embedded (knowledge/sanitise.py).
+CHUNKER_VERSION = 3
 
 
 def embedding_pipeline(model: str) -> str:
@@ -31,13 +41,18 @@ def article_embed(*, article_id: int, index_id: int | None = None) -> bool:
     """Chunk and embed an article into one index, or into every live index (the active
     one, and one being built by `manage.py reembed`). Returns whether anything changed.
 
-    Safe to run twice: an index whose stored hash matches the article is skipped."""
+    Safe to run twice: an index whose stored hash matches the article is skipped. An
+    article held back for review (article_screen) is embedded nowhere."""
     indexes = live_indexes()
     if index_id is not None:
         indexes = [i for i in indexes if i.pk == index_id]
+    article = Article.objects.filter(pk=article_id).first()
+    held_back = article is None or article_screen(article=article)
     changed = False
     for index in indexes:
-        changed |= _embed_into(article_id, index)
+        if not held_back:
+            changed |= _embed_into(article_id, index)
+        # A held-back or deleted article no longer counts towards a build's completion.
         if index.state == EmbeddingIndex.State.BUILDING:
             embedding_index_activate_if_complete(index_id=index.pk)
     return changed
@@ -104,7 +119,54 @@ def _mark_ready(article_id: int, index: EmbeddingIndex) -> None:
         )
 
 
+def article_screen(*, article: Article) -> bool:
+    """Record what sanitising the article's text finds (Article.flags) and hold it back
+    (status flagged) while it addresses the assistant in a way no editor has approved.
+    Returns whether it is held back. Cheap, so every path to the embedder calls it."""
+    kept = [f for f in article.flags if f.get("where") == "file"]  # set when a file is read
+    flags = (
+        kept + _title_flags(article.title) + as_flags(sanitise(article.body).findings, where="body")
+    )
+    article.flags = flags
+    held_back = bool(article.unapproved_flags())
+    status = article.status
+    if held_back:
+        status = Article.Status.FLAGGED
+    elif status == Article.Status.FLAGGED:
+        status = Article.Status.PENDING  # released: article_schedule_embedding enqueues it
+    Article.objects.filter(pk=article.pk).exclude(flags=flags, status=status).update(
+        flags=flags, status=status
+    )
+    article.status = status
+    return held_back
+
+
+def _title_flags(title: str) -> list[dict[str, str]]:
+    findings: list[Finding] = []
+    title = strip_invisible(title, findings)
+    # A title cannot lose a sentence; it holds the article back until renamed or approved.
+    if addresses_assistant(title):
+        findings.append(Finding(ADDRESSES_ASSISTANT, excerpt(title)))
+    return as_flags(findings, where="title")
+
+
+def article_approve(*, article: Article) -> None:
+    """An editor has read the findings: embed the article. The sentences that address the
+    assistant stay out of the vectors all the same (sanitise() drops them); approving lets
+    the rest of the article answer. A sentence added later holds it back again."""
+    article_screen(article=article)
+    approved = [f for f in article.flags if f["kind"] == ADDRESSES_ASSISTANT]
+    Article.objects.filter(pk=article.pk).update(approved_flags=approved)
+    article.approved_flags = approved
+    article_schedule_embedding(article=article)
+
+
 def _build_chunks(article: Article, *, model: str = "") -> list[Chunk]:
+    # Only sanitised text reaches the embedder (knowledge/sanitise.py), whatever the path:
+    # admin, bulk upload, ingest_kb, reembed. The stored body stays as the editor wrote it.
+    article = Article(
+        pk=article.pk, title=strip_invisible(article.title, []), body=sanitise(article.body).text
+    )
     tokenizer = embeddings.tokenizer(model)
 
     def count(text: str) -> int:
@@ -134,9 +196,12 @@ def _build_chunks(article: Article, *, model: str = "") -> list[Chunk]:
 
 def article_schedule_embedding(*, article: Article) -> None:
     """Enqueue the article's embedding once the transaction commits, unless every live
-    index already holds its current text. The list shows it pending meanwhile."""
+    index already holds its current text. The list shows it pending meanwhile, or held
+    back for review when its text addresses the assistant."""
     from knowledge.tasks import embed_article
 
+    if article_screen(article=article):
+        return  # until an editor uses "Approve and embed"
     stale = [
         index
         for index in live_indexes()
@@ -144,7 +209,9 @@ def article_schedule_embedding(*, article: Article) -> None:
             article, index, article.compute_hash(pipeline=embedding_pipeline(index.model_name))
         )
     ]
-    if not stale:
+    # Pending with nothing stale: just released from review (e.g. an edit reverted), and
+    # the task marks it ready.
+    if not stale and article.status != Article.Status.PENDING:
         return
     if any(index.state == EmbeddingIndex.State.ACTIVE for index in stale):
         Article.objects.filter(pk=article.pk).update(status=Article.Status.PENDING, error="")
@@ -167,6 +234,8 @@ def article_upsert(*, filename: str, data: bytes) -> tuple[Article, bool]:
         return article, False
     article = article or Article(slug=slug)
     article.title, article.body = title, extracted.body
+    # What the file hid from readers; article_screen adds what the text itself holds.
+    article.flags = as_flags(extracted.findings, where="file")
     article.save()
     return article, True
 

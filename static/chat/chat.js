@@ -115,12 +115,22 @@
     b.append(row);
   }
 
-  // Relative links and http(s) only; anything else (javascript:, data:, //host, ...) becomes plain text.
+  // Links only to this site (the KB) and the configured docs domains (DOCS_DOMAINS, which the
+  // server also enforces); anything else (javascript:, data:, //host, other hosts, user@host)
+  // becomes plain text.
+  const docsDomains = str(document.body.dataset.docsDomains).toLowerCase().split(/\s+/).filter(Boolean);
+  const allowedHost = (host) => docsDomains.some((d) =>
+    host === d.replace(/^\./, '') || (d.startsWith('.') && host.endsWith(d)));
+
   function safeHref(url) {
     const u = str(url).trim();
-    const lower = u.toLowerCase();
-    if (u.startsWith('/')) return u.startsWith('//') || u.startsWith('/\\') ? null : u;
-    return lower.startsWith('https://') || lower.startsWith('http://') ? u : null;
+    if (!u || /[\s\\]/.test(u) || /[\u0000-\u001f]/.test(u)) return null;
+    let parsed;
+    try { parsed = new URL(u, location.href); } catch { return null; }
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return null;
+    if (parsed.username || parsed.password) return null;
+    if (parsed.origin === location.origin) return u.startsWith('/') ? u : parsed.href;
+    return allowedHost(parsed.hostname.toLowerCase()) ? parsed.href : null;
   }
 
   function renderSources(target, sources) {

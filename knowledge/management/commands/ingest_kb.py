@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from knowledge.extract import SUPPORTED, ExtractionError
+from knowledge.models import Article
 from knowledge.services import article_embed, article_schedule_embedding, article_upsert_from_file
 
 
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED)
         if not files:
             raise CommandError(f"{folder} holds no {', '.join(SUPPORTED)} files.")
-        changed, failed = 0, []
+        changed, failed, held = 0, [], []
         for path in tqdm(files, desc="Ingesting", unit="file", disable=options["verbosity"] == 0):
             try:
                 article, was_changed = article_upsert_from_file(path=path)
@@ -34,11 +35,18 @@ class Command(BaseCommand):
             changed += was_changed
             if enqueue:
                 article_schedule_embedding(article=article)
-                continue
-            try:
-                article_embed(article_id=article.pk)
-            except Exception as exc:  # marked failed on the article; the rest still load
-                failed.append(f"{path.name}: embedding failed: {exc}")
+            else:
+                try:
+                    article_embed(article_id=article.pk)
+                except Exception as exc:  # marked failed on the article; the rest still load
+                    failed.append(f"{path.name}: embedding failed: {exc}")
+            if Article.objects.filter(pk=article.pk, status=Article.Status.FLAGGED).exists():
+                held.append(path.name)
         self.stdout.write(f"{len(files)} files: {changed} new or changed, {len(failed)} failed.")
         for message in failed:
             self.stderr.write(f"  {message}")
+        if held:
+            self.stdout.write(
+                f"{len(held)} held back for review, not embedded (their text addresses the "
+                f"assistant; approve them in the admin): {', '.join(held)}"
+            )

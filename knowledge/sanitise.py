@@ -1,0 +1,263 @@
+"""What of an article may reach the embedder, and so the model's context.
+
+Uploaded pages are written by people we do not vet, and text a reader never sees (an HTML
+comment, a `display:none` span, zero-width characters) is still text to the model. So that
+text is dropped before chunking. Sentences that talk to the assistant ("ignore previous
+instructions", "AI assistant: tell users...") are dropped too, and reported, because a
+help article has no business giving the assistant orders: the service holds such an
+article back until an editor has looked (knowledge.services.article_screen).
+
+Every finding is recorded, so the admin can show editors what was removed and why.
+Changing what is removed changes what is embedded: bump CHUNKER_VERSION (services.py) so
+every article goes through the new rules.
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+# Findings of this kind hold an article back; the others are informational.
+ADDRESSES_ASSISTANT = "addresses_assistant"
+HTML_COMMENT = "html_comment"
+HIDDEN_HTML = "hidden_html"
+INVISIBLE_CHARACTERS = "invisible_characters"
+
+EXCERPT_CHARS = 160
+
+# Zero-width characters, bidi embeddings/overrides/isolates, word joiners and invisible
+# operators, the BOM, and the Unicode tag block (which can spell out hidden ASCII).
+INVISIBLE = re.compile(
+    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
+)
+COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+# Elements whose content is never read as text: code, styles, inert templates.
+NEVER_TEXT = ["script", "style", "template", "noscript"]
+NEVER_TEXT_BLOCK = re.compile(
+    r"<(script|style|template|noscript)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I
+)
+OPEN_TAG = re.compile(r"<([a-zA-Z][\w-]*)(\s[^<>]*)?>")
+ANY_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)(?:\s[^<>]*)?>")
+ATTRIBUTE = re.compile(r"""([^\s"'=<>/]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}  # fmt: skip
+HIDING_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)"
+    r"|font-size\s*:\s*0*\.?0+(?:px|pt|em|rem|%|vw|vh)?\s*(?:;|!|$)"
+    r"|opacity\s*:\s*0*\.?0+%?\s*(?:;|!|$)",
+    re.I,
+)
+# Utility classes that mean display:none or visibility:hidden (Bootstrap, Tailwind).
+HIDING_CLASSES = {"hidden", "d-none", "invisible"}
+
+# --- Text that addresses the assistant --------------------------------------------------
+# Matched on one sentence, NFKC-normalised, lower-cased, whitespace collapsed. Each rule is
+# narrow on purpose: "Ignore the warning if you use SSO" or "You are now signed in" are
+# ordinary help-article sentences and must pass.
+_BOT = (
+    r"(?:ai (?:assistant|chat ?bot|model|agent)|ai|a\.i\.|assistant|chat ?bot|bot|llm"
+    r"|language model|gpt|chatgpt|claude|copilot|gemini)"
+)
+ADDRESSING_RULES = [
+    # "Ignore all previous instructions", "disregard the above rules"
+    r"\b(?:ignore|disregard|forget|override)\b(?: (?:all|any|every|of|the|your|my|these|those))*"
+    r" (?:previous|prior|above|earlier|preceding|former|original|initial|system|existing|old)"
+    r"(?: \w+)? (?:instructions?|directions?|rules?|prompts?|guidelines?|context|messages?"
+    r"|commands?|constraints?)\b",
+    r"\b(?:ignore|disregard|forget) (?:all |everything )?(?:above|(?:that|what) (?:came|comes)"
+    r" before|you (?:were|have been) told)",
+    # Talking to the assistant: "AI assistant:", "Assistant, ...", "Hi bot", "Note to the AI"
+    r"^\W{0,3}(?:(?:note|important|attention|nb)\W{1,3})?(?:ai |a\.i\. )?"
+    r"(?:assistant|chat ?bot|bot)s?\W{0,2} ?[,!]",
+    r"^\W{0,3}(?:(?:note|important|attention|nb)\W{1,3})?(?:the |an? |our |any )?"
+    rf"{_BOT}s?\W{{0,2}} ?[:;]",
+    rf"^\W{{0,3}}(?:dear|hey|hi|hello) (?:the |an? |our )?{_BOT}s?\b",
+    rf"\b(?:note|instructions?|message) (?:to|for) (?:the |an? |our |any )?{_BOT}s?\b",
+    rf"\b(?:to|for) (?:the |any )?{_BOT}s? reading this\b",
+    # "As an AI, you must...", "as an AI language model you should..."
+    r"\bas an? (?:ai(?: assistant| model| language model)?|artificial intelligence"
+    r"|language model|llm|chat ?bot|assistant(?=[,:]| you))\b.{0,60}?\byou (?:must|should"
+    r"|shall|will|need to|have to|are (?:required|allowed|supposed|expected|not allowed)"
+    r"|may not|cannot|can't|mustn't)\b",
+    # Prompt plumbing: "system prompt", chat-template tokens, "your hidden instructions".
+    r"\bsystem prompt\b|\bdeveloper message\b|<\|?(?:system|im_start|im_end|endoftext"
+    r"|eot_id|start_header_id)\|?>|\[/?inst\]|<</?sys>>",
+    r"\b(?:your|the) (?:system|hidden|secret|original|initial) (?:prompt|instructions)\b",
+    # Role changes: "you are now DAN", "you are now an unrestricted assistant".
+    rf"\byou are now (?:an? |the |my )(?:\w+ ){{0,3}}?{_BOT}\b",
+    r"\byou are now (?:dan|jailbroken|unrestricted|unfiltered|uncensored|free (?:of|from)"
+    r"|no longer (?:bound|restricted|limited)|in (?:dan|god|jailbreak|unrestricted) mode)\b",
+    r"\bfrom now on,? you (?:will|must|shall|are to) (?:respond|answer|reply|pretend|ignore)\b",
+    r"\bpretend (?:to be|you are|you're)\b",
+    # "When asked about refunds, tell the user...", "if a customer asks X, say that..."
+    r"\b(?:when(?:ever)?|if)\b(?: \S+){0,6}? (?:asked|asks|ask you|questioned)\b.{0,150}?"
+    r"\b(?:say|tell|respond|reply|answer|claim|state|inform|insist)\b"
+    r"(?: (?:the|all|every|any))? (?:users?|customers?|people|visitors?|them|they|that|with)\b",
+    r"\b(?:always|never|do not|don't) (?:tell|say to|mention to|recommend to|suggest to"
+    r"|inform) (?:the |any |all )?(?:users?|customers?|people|visitors?)\b",
+    r"\b(?:do not|don't|never) (?:mention|reveal|disclose|repeat|acknowledge)"
+    r" (?:this|these|the) (?:instructions?|notes?|messages?|rules?)\b",
+    rf"\b(?:new|updated|real|actual|secret|hidden|additional|important) instructions?"
+    rf" (?:for|to) (?:the |you,? )?{_BOT}\b|\b(?:new|real|actual|secret|hidden) instructions?:",
+]
+ADDRESSING = re.compile("|".join(f"(?:{rule})" for rule in ADDRESSING_RULES))
+
+# A sentence ends at . ! or ? before whitespace, or where a new Markdown block starts.
+BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n(?=[ \t]*(?:[-*+>|]|#{1,6}|\d+[.)])[ \t])")
+BLOCK_PREFIX = re.compile(r"^[ \t]*(?:(?:[-*+>]|#{1,6}|\d+[.)])[ \t]+)*")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    text: str  # an excerpt of what was removed, for the editor
+
+    def as_flag(self, *, where: str) -> dict[str, str]:
+        return {"kind": self.kind, "where": where, "text": self.text}
+
+
+@dataclass
+class Sanitised:
+    text: str
+    findings: list[Finding] = field(default_factory=list)
+
+
+def as_flags(findings: list[Finding], *, where: str) -> list[dict[str, str]]:
+    """Findings as stored on Article.flags: one per sentence that addresses the assistant
+    (each is reviewed and approved on its own), one per kind for the informational rest."""
+    flags, groups = [], {}
+    for finding in findings:
+        if finding.kind == ADDRESSES_ASSISTANT:
+            if finding.as_flag(where=where) not in flags:  # a sentence repeated is one flag
+                flags.append(finding.as_flag(where=where))
+        else:
+            groups.setdefault(finding.kind, []).append(finding.text)
+    for kind, texts in groups.items():
+        shown = "; ".join(f"“{t}”" for t in texts[:3] if t and kind != INVISIBLE_CHARACTERS)
+        summary = texts[0] if kind == INVISIBLE_CHARACTERS else f"{len(texts)} removed"
+        flags.append(
+            Finding(kind, f"{summary}: {shown}" if shown else summary).as_flag(where=where)
+        )
+    return flags
+
+
+def excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def addresses_assistant(text: str) -> bool:
+    normalised = " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    return bool(ADDRESSING.search(normalised))
+
+
+def sanitise(text: str) -> Sanitised:
+    """The text of an article body (Markdown or plain) as it may be embedded."""
+    findings: list[Finding] = []
+    # Invisible characters first: inside a word they would hide it from the rules below.
+    text = strip_invisible(text, findings)
+    text = _strip_pattern(text, COMMENT, HTML_COMMENT, findings)
+    text = _strip_pattern(text, NEVER_TEXT_BLOCK, HIDDEN_HTML, findings)
+    text = _strip_hidden_elements(text, findings)
+    text = _strip_addressing(text, findings)
+    return Sanitised(re.sub(r"\n{3,}", "\n\n", text).strip(), findings)
+
+
+def strip_invisible(text: str, findings: list[Finding]) -> str:
+    count = len(INVISIBLE.findall(text))
+    if count:
+        findings.append(Finding(INVISIBLE_CHARACTERS, f"{count} removed"))
+    return INVISIBLE.sub("", text)
+
+
+def hidden_text_findings(kind: str, text: str) -> list[Finding]:
+    """Findings for removed text: its kind, and whether it also addressed the assistant
+    (hidden instructions are the classic attack, so those hold the article back too)."""
+    found = [Finding(kind, excerpt(text))]
+    if addresses_assistant(text):
+        found.append(Finding(ADDRESSES_ASSISTANT, excerpt(text)))
+    return found
+
+
+def _strip_pattern(text: str, pattern: re.Pattern, kind: str, findings: list[Finding]) -> str:
+    def remove(match: re.Match) -> str:
+        findings.extend(hidden_text_findings(kind, _tagless(match.group(0))))
+        return ""
+
+    return pattern.sub(remove, text)
+
+
+def is_hidden(attrs: dict[str, str]) -> bool:
+    """Whether an element with these attributes (name -> value) is hidden from readers."""
+    attrs = {name.lower(): value for name, value in attrs.items()}
+    if "hidden" in attrs or attrs.get("aria-hidden", "").strip().lower() == "true":
+        return True
+    if HIDING_CLASSES & set(attrs.get("class", "").lower().split()):
+        return True
+    return bool(HIDING_STYLE.search(attrs.get("style", "")))
+
+
+def _attributes(source: str) -> dict[str, str]:
+    return {name: value.strip("\"'") for name, value in ATTRIBUTE.findall(source or "")}
+
+
+def _strip_hidden_elements(text: str, findings: list[Finding]) -> str:
+    # Raw HTML in Markdown, so no parser: a parser would re-serialise the Markdown around it.
+    position = 0
+    while match := OPEN_TAG.search(text, position):
+        if not is_hidden(_attributes(match.group(2))):
+            position = match.end()
+            continue
+        end = _element_end(text, match)
+        findings.extend(hidden_text_findings(HIDDEN_HTML, _tagless(text[match.start() : end])))
+        text = text[: match.start()] + text[end:]
+        position = match.start()
+    return text
+
+
+def _element_end(text: str, opening: re.Match) -> int:
+    """Where the element opened by `opening` ends: its matching closing tag, or for an
+    unclosed one the end of its paragraph (where a Markdown HTML block ends)."""
+    name = opening.group(1).lower()
+    if name in VOID or opening.group(0).endswith("/>"):
+        return opening.end()
+    depth = 1
+    for tag in ANY_TAG.finditer(text, opening.end()):
+        if tag.group(2).lower() != name:
+            continue
+        depth += -1 if tag.group(1) else 1
+        if depth == 0:
+            return tag.end()
+    blank = re.compile(r"\n[ \t]*\n").search(text, opening.end())
+    return blank.start() if blank else len(text)
+
+
+def _tagless(html: str) -> str:
+    return ANY_TAG.sub(" ", html.replace("<!--", " ").replace("-->", " "))
+
+
+def _strip_addressing(text: str, findings: list[Finding]) -> str:
+    parts = re.split(r"(\n[ \t]*\n)", text)  # paragraphs, with their separators
+    for n in range(0, len(parts), 2):
+        parts[n] = _strip_addressing_sentences(parts[n], findings)
+    return "".join(parts)
+
+
+def _strip_addressing_sentences(paragraph: str, findings: list[Finding]) -> str:
+    # (sentence, separator after it) pairs, so an untouched paragraph comes back unchanged.
+    pieces, start = [], 0
+    for boundary in BOUNDARY.finditer(paragraph):
+        pieces.append([paragraph[start : boundary.start()], boundary.group(0)])
+        start = boundary.end()
+    pieces.append([paragraph[start:], ""])
+    kept = []
+    for sentence, separator in pieces:
+        content = sentence[BLOCK_PREFIX.match(sentence).end() :]
+        if content and addresses_assistant(content):
+            findings.append(Finding(ADDRESSES_ASSISTANT, excerpt(content)))
+            continue  # the list marker or heading hashes go with it
+        kept.append([sentence, separator])
+    if len(kept) == len(pieces):
+        return paragraph
+    if kept:
+        kept[-1][1] = ""
+    return "".join(sentence + separator for sentence, separator in kept)
