@@ -7,6 +7,8 @@ Retrieved text and the customer's words are fenced with delimiters and called da
 an article or a message that says "ignore your instructions" is read, not obeyed.
 """
 
+from knowledge.sanitise import strip_invisible
+
 SYSTEM_PROMPT = """You are the customer-support assistant for Tasklane, a task and project \
 management app.
 
@@ -30,7 +32,10 @@ def format_context(chunks) -> str:
     parts = []
     for n, chunk in enumerate(chunks, 1):
         heading = f" — {chunk.heading}" if chunk.heading else ""
-        parts.append(f"[{n}] {chunk.article.title}{heading}\n{chunk.text}")
+        # Chunk text is sanitised when embedded; the title is read from the article here,
+        # so invisible characters are stripped from it too (knowledge/sanitise.py).
+        title = strip_invisible(chunk.article.title, [])
+        parts.append(f"[{n}] {title}{heading}\n{chunk.text}")
     return "\n\n".join(parts)
 
 

@@ -1,4 +1,4 @@
-from chat.prompts import SYSTEM_PROMPT, build_messages
+from chat.prompts import SYSTEM_PROMPT, build_messages, format_context
 from knowledge.models import Article, Chunk
 
 
@@ -36,3 +36,14 @@ def test_context_and_question_are_fenced_as_data():
 def test_the_prompt_says_so_when_nothing_was_found():
     messages = build_messages(question="Weather?", chunks=[], history=[])
     assert "no matching knowledge-base articles" in messages[-1]["content"]
+
+
+def test_invisible_characters_in_an_article_title_never_reach_the_model():
+    from types import SimpleNamespace
+
+    article = SimpleNamespace(title="Refunds\u200b\u202e policy\u2066")
+    chunk = SimpleNamespace(article=article, heading="", text="Refunds take 5 days.")
+
+    context = format_context([chunk])
+
+    assert "[1] Refunds policy\n" in context
