@@ -3,9 +3,11 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db.models import F
 from redis.exceptions import RedisError
 
 from chat import llm
@@ -13,6 +15,8 @@ from chat.history import history_append, history_from_transcript, history_load
 from chat.models import Conversation, Message
 from chat.prompts import build_messages
 from chat.quality import groundedness, used_sources
+from chat.screening import INJECTION_REFUSAL, PROMPT_ECHO, PromptEcho, screen
+from helpdesk import metrics
 from knowledge.retrieval import aembed_question, retrieve
 
 logger = logging.getLogger(__name__)
@@ -83,6 +87,11 @@ async def question_answer(*, session_key: str, text: str, send: Send) -> Message
         # A human has the conversation: the message lands on the ticket, the bot is silent.
         await send({"type": "done", "message_id": None})
         return question
+    family = screen(text) if settings.CHAT_SCREENING else None
+    if family:
+        # Stored above, so the attempt is in the transcript for review; never embedded,
+        # never sent to the model, never remembered in the history.
+        return await _refuse_injection(question, family, send)
     # Independent work overlaps: the embedding runs in a thread while Redis answers. (A
     # follow-up is searched with the previous question too, so retrieve() embeds that text
     # again: ~10 ms, only when there is history, against a serial wait on every question.)
@@ -103,9 +112,7 @@ async def question_answer(*, session_key: str, text: str, send: Send) -> Message
     messages = build_messages(question=text, chunks=chunks, history=history)
     parts: list[str] = []
     try:
-        async for delta in llm.stream_chat(messages):
-            parts.append(delta)
-            await send({"type": "token", "text": delta})
+        recited = not await _stream(messages, parts, send)
     except llm.LLMUnavailable as exc:
         logger.warning("LLM unavailable, sending the fallback answer: %s", exc)
         reply.sources = sources_for(chunks)
@@ -115,6 +122,8 @@ async def question_answer(*, session_key: str, text: str, send: Send) -> Message
         reply.text, reply.interrupted = "".join(parts), True
         await asyncio.shield(reply.asave())
         raise
+    if recited:
+        return await _refuse_injection(question, PROMPT_ECHO, send, reply=reply)
     reply.text = "".join(parts).strip() or FALLBACK_TEXT_NO_SOURCES
     # Only the articles the answer drew on are shown, so a citation is never decoration.
     reply.sources = sources_for(used_sources(reply.text, chunks))
@@ -126,10 +135,49 @@ async def question_answer(*, session_key: str, text: str, send: Send) -> Message
     return reply
 
 
+async def _stream(messages: list[dict], parts: list[str], send: Send) -> bool:
+    """Send the model's deltas as they come, kept in `parts`. False when it began to recite
+    its system prompt: the stream is closed then, before the recital's last word is sent."""
+    echo = PromptEcho()
+    async with aclosing(llm.stream_chat(messages)) as stream:
+        async for delta in stream:
+            if echo.heard(delta):
+                return False
+            parts.append(delta)
+            await send({"type": "token", "text": delta})
+    return True
+
+
 async def _refuse(reply: Message, send: Send) -> Message:
     reply.text, reply.refused = settings.REFUSAL_TEXT, True
     await reply.asave()
     await send({"type": "refusal", "reason": "no_evidence", "text": reply.text})
+    await send({"type": "done", "message_id": reply.pk})
+    return reply
+
+
+async def _refuse_injection(
+    question: Message, family: str, send: Send, reply: Message | None = None
+) -> Message:
+    """Screened on the way in (no reply yet) or caught reciting the prompt on the way out.
+    Either way the turn stays out of the history, so it cannot steer a follow-up."""
+    question.screened = family
+    await question.asave(update_fields=["screened"])
+    await Conversation.objects.filter(pk=question.conversation_id).aupdate(
+        injection_attempts=F("injection_attempts") + 1
+    )
+    if reply is None:
+        reply = Message(conversation_id=question.conversation_id, role=Message.Role.ASSISTANT)
+    reply.text, reply.refused = INJECTION_REFUSAL, True
+    await reply.asave()
+    # The family and the conversation only: the text may be anything, and is in the admin.
+    logger.warning(
+        "Refused a prompt-injection attempt (%s) in conversation %s",
+        family,
+        question.conversation_id,
+    )
+    metrics.REFUSALS.labels(reason="injection").inc()
+    await send({"type": "refusal", "reason": "injection", "text": reply.text})
     await send({"type": "done", "message_id": reply.pk})
     return reply
 
