@@ -30,7 +30,8 @@ class EraseActionMixin:
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ["created_at", "role", "text", "sources", "interrupted", "fallback", "timings_ms"]
+    fields = ["created_at", "role", "text", "sources", "interrupted", "fallback", "screened",
+              "timings_ms"]  # fmt: skip
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -44,10 +45,29 @@ class MessageInline(admin.TabularInline):
         return False
 
 
+class InjectionAttemptsFilter(admin.SimpleListFilter):
+    """Conversations with questions the prompt-injection screen refused, for review."""
+
+    title = "injection attempts"
+    parameter_name = "injection"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has injection attempts"), ("no", "None")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(injection_attempts__gt=0)
+        if self.value() == "no":
+            return queryset.filter(injection_attempts=0)
+        return queryset
+
+
 @admin.register(Conversation)
 class ConversationAdmin(EraseActionMixin, admin.ModelAdmin):
-    list_display = ["id", "created_at", "updated_at", "anonymised_at"]
-    readonly_fields = ["session_key", "created_at", "updated_at", "anonymised_at"]
+    list_display = ["id", "created_at", "updated_at", "anonymised_at", "injection_attempts"]
+    list_filter = [InjectionAttemptsFilter]
+    readonly_fields = ["session_key", "created_at", "updated_at", "anonymised_at",
+                       "injection_attempts"]  # fmt: skip
     inlines = [MessageInline]
     actions = ["erase_customer_data"]
 

@@ -4,9 +4,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db.models import F
 from redis.exceptions import RedisError
 
 from chat import llm
@@ -16,6 +18,7 @@ from chat.links import link_allowed
 from chat.models import Conversation, Message
 from chat.prompts import build_messages
 from chat.quality import groundedness, used_sources
+from chat.screening import INJECTION_REFUSAL, PROMPT_ECHO, PromptEcho, screen
 from chat.timings import AnswerClock
 from helpdesk import metrics
 from knowledge.retrieval import aembed_question, retrieve
@@ -101,6 +104,12 @@ async def question_answer(
         question = await _store_question(conversation, text)
         await send({"type": "done", "message_id": None})
         return question
+    family = screen(text) if settings.CHAT_SCREENING else None
+    if family:
+        # Stored, so the attempt is in the transcript for review; never embedded, never
+        # sent to the model, never remembered in the history.
+        question = await _store_question(conversation, text)
+        return await _refuse_injection(question, family, send, clock)
     # Independent work overlaps: the question is stored (on the database thread) and
     # embedded (on a worker thread) while Redis returns the history, so the write is off
     # the critical path. (Retrieval cannot overlap the write: both use the one database
@@ -109,7 +118,7 @@ async def question_answer(
     stored = asyncio.ensure_future(
         clock.timed("question_write", _store_question(conversation, text))
     )
-    embedding, history, _ = await asyncio.gather(
+    embedding, history, question = await asyncio.gather(
         clock.timed("embedding", aembed_question(text)),
         clock.timed("history", _load_history(conversation, stored)),
         stored,
@@ -132,20 +141,22 @@ async def question_answer(
     began = time.perf_counter()
     messages = build_messages(question=text, chunks=found.chunks, history=history)
     clock.mark("prompt", began)
-    return await _stream_answer(reply, messages, found.chunks, text, send, clock)
+    return await _stream_answer(reply, question, messages, found.chunks, send, clock)
 
 
 async def _stream_answer(
-    reply: Message, messages: list[dict], chunks, question: str, send: Send, clock: AnswerClock
+    reply: Message,
+    question: Message,
+    messages: list[dict],
+    chunks,
+    send: Send,
+    clock: AnswerClock,
 ) -> Message:
     parts: list[str] = []
     batcher = TokenBatcher(send, clock.token_sent)
     clock.llm_request()
     try:
-        async for delta in llm.stream_chat(messages):
-            clock.llm_token()
-            parts.append(delta)
-            batcher.put(delta)
+        recited = not await _stream(messages, parts, batcher, clock)
         await batcher.flush()
     except llm.LLMUnavailable as exc:
         logger.warning("LLM unavailable, sending the fallback answer: %s", exc)
@@ -159,6 +170,8 @@ async def _stream_answer(
         reply.timings = clock.finish()
         await asyncio.shield(reply.asave())
         raise
+    if recited:
+        return await _refuse_injection(question, PROMPT_ECHO, send, clock, reply=reply)
     reply.text = "".join(parts).strip() or FALLBACK_TEXT_NO_SOURCES
     # Only the articles the answer drew on are shown, so a citation is never decoration.
     reply.sources = sources_for(used_sources(reply.text, chunks))
@@ -166,10 +179,26 @@ async def _stream_answer(
     reply.timings = clock.finish()
     await reply.asave()
     metrics.ANSWERS.inc()
-    await _remember(reply.conversation.session_key, question, reply.text)
+    await _remember(reply.conversation.session_key, question.text, reply.text)
     await send({"type": "sources", "sources": reply.sources})
     await send({"type": "done", "message_id": reply.pk})
     return reply
+
+
+async def _stream(
+    messages: list[dict], parts: list[str], batcher: TokenBatcher, clock: AnswerClock
+) -> bool:
+    """Send the model's deltas as they come, kept in `parts`. False when it began to recite
+    its system prompt: the stream is closed then, before the recital's last word is sent."""
+    echo = PromptEcho()
+    async with aclosing(llm.stream_chat(messages)) as stream:
+        async for delta in stream:
+            clock.llm_token()
+            if echo.heard(delta):
+                return False
+            parts.append(delta)
+            batcher.put(delta)
+    return True
 
 
 async def _refuse(reply: Message, send: Send, clock: AnswerClock) -> Message:
@@ -178,6 +207,33 @@ async def _refuse(reply: Message, send: Send, clock: AnswerClock) -> Message:
     await reply.asave()
     metrics.REFUSALS.labels(reason="no_evidence").inc()
     await send({"type": "refusal", "reason": "no_evidence", "text": reply.text})
+    await send({"type": "done", "message_id": reply.pk})
+    return reply
+
+
+async def _refuse_injection(
+    question: Message, family: str, send: Send, clock: AnswerClock, reply: Message | None = None
+) -> Message:
+    """Screened on the way in (no reply yet) or caught reciting the prompt on the way out.
+    Either way the turn stays out of the history, so it cannot steer a follow-up."""
+    question.screened = family
+    await question.asave(update_fields=["screened"])
+    await Conversation.objects.filter(pk=question.conversation_id).aupdate(
+        injection_attempts=F("injection_attempts") + 1
+    )
+    if reply is None:
+        reply = Message(conversation_id=question.conversation_id, role=Message.Role.ASSISTANT)
+    reply.text, reply.refused = INJECTION_REFUSAL, True
+    reply.timings = clock.finish()
+    await reply.asave()
+    # The family and the conversation only: the text may be anything, and is in the admin.
+    logger.warning(
+        "Refused a prompt-injection attempt (%s) in conversation %s",
+        family,
+        question.conversation_id,
+    )
+    metrics.REFUSALS.labels(reason="injection").inc()
+    await send({"type": "refusal", "reason": "injection", "text": reply.text})
     await send({"type": "done", "message_id": reply.pk})
     return reply
 

@@ -293,6 +293,9 @@ CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)
 CHAT_HISTORY_TURNS = envint("CHAT_HISTORY_TURNS", 10)
 CHAT_HISTORY_TTL = envint("CHAT_HISTORY_TTL", 3600)
 CHAT_MAX_MESSAGE_CHARS = envint("CHAT_MAX_MESSAGE_CHARS", 2000)
+# Refuse prompt-injection attempts before retrieval and the LLM (chat/screening.py). Off only
+# to measure what the model does on its own (chat/tests/test_system_prompt.py).
+CHAT_SCREENING = envbool("CHAT_SCREENING", True)
 # daphne drops the connection of a socket whose frame announces more, before buffering it.
 # 64 KiB is above any acceptable question: 2,000 characters JSON-escaped are at most ~24 KB.
 WEBSOCKET_MAX_MESSAGE_BYTES = envint("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024)
