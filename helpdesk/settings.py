@@ -7,6 +7,7 @@ so a plain checkout runs offline on a CPU.
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -159,8 +160,14 @@ DATABASES["default"]["OPTIONS"]["connect_timeout"] = DB_CONNECT_TIMEOUT
 # pooled connection hands it back. Each is checked before use, so a restarted Postgres
 # costs no failed request; an unreachable one fails in DB_CONNECT_TIMEOUT, not the pool's
 # default 30 s. DB_POOL=0 connects afresh each time (for PgBouncer in transaction mode).
+# Not in Celery: its Django fixup closes the file descriptors of connections at
+# worker_process_init (meant for connections a forked child inherited); a pooled one goes
+# back to the pool with its socket closed, and the next task hangs on it. A worker opens a
+# connection per task, which costs nothing next to embedding an article.
+_argv0 = Path(sys.argv[0] if sys.argv else "")
+RUNNING_CELERY = "celery" in (_argv0.name, _argv0.parent.name)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # with the pool: check before handing out
-if envbool("DB_POOL", True):
+if envbool("DB_POOL", not RUNNING_CELERY):
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": 1,
         "max_size": envint("DB_POOL_SIZE", 10),
