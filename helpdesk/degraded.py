@@ -21,8 +21,10 @@ DEGRADED_MESSAGE = (
     "Our support service is having trouble right now and can't answer. Please try again "
     "in a few minutes."
 )
-# RFC 6455 "try again later": the page reconnects on its own, with back-off.
-CLOSE_TRY_AGAIN_LATER = 1013
+# "Try again later" (RFC 6455's 1013) in the application range: daphne's autobahn sends
+# only 1000 or 3000-4999, and on 1013 raises instead ("invalid close code"), so the socket
+# ended with 1011 and a logged exception. The page reconnects on any close, with back-off.
+CLOSE_TRY_AGAIN_LATER = 4013
 
 
 class DegradedSocketMiddleware:
