@@ -21,7 +21,7 @@ from chat.quality import groundedness, used_sources
 from chat.screening import INJECTION_REFUSAL, PROMPT_ECHO, PromptEcho, screen
 from chat.timings import AnswerClock
 from helpdesk import metrics
-from knowledge.retrieval import aembed_question, retrieve
+from knowledge.retrieval import aembed_question, retrieval_query, retrieve
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +112,8 @@ async def question_answer(
         return await _refuse_injection(question, family, send, clock)
     # Independent work overlaps: the question is stored (on the database thread) and
     # embedded (on a worker thread) while Redis returns the history, so the write is off
-    # the critical path. (Retrieval cannot overlap the write: both use the one database
-    # thread. A follow-up is searched with the previous question too, so retrieve()
-    # embeds that text again: ~10 ms, only when there is history.)
+    # the critical path. (A follow-up's rewritten query is embedded once the history is
+    # known: ~10 ms more, only when there is history.)
     stored = asyncio.ensure_future(
         clock.timed("question_write", _store_question(conversation, text))
     )
@@ -123,6 +122,13 @@ async def question_answer(
         clock.timed("history", _load_history(conversation, stored)),
         stored,
     )
+    query = retrieval_query(question=text, history=history)
+    if query != text:
+        # A follow-up is searched together with the previous question: embed that too, in a
+        # worker thread, so retrieve() does not embed it on the database thread.
+        embedding = await clock.timed(
+            "embedding_followup", aembed_question(query, index=embedding.index)
+        )
     found = await clock.timed(
         "retrieval",
         database_sync_to_async(retrieve)(

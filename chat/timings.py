@@ -5,6 +5,7 @@ Stages, in milliseconds (`Message.timings`, shown in the admin):
 - receive: the frame's arrival to the start of answering (validation, rate limits);
 - history, embedding: the Redis history load and the question's embedding, run side by side;
 - question_write: storing the question, overlapping both;
+- embedding_followup: a follow-up's rewritten query (previous question + this one);
 - retrieval: the search SQL;
 - prompt: building the prompt;
 - llm_ttft: the LLM request to its first token;

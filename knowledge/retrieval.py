@@ -18,20 +18,22 @@ MODES = ("dense", "hybrid", "hybrid+rerank")
 
 @dataclass
 class QueryEmbedding:
-    """A question's vector, and the index whose model made it: the two must match."""
+    """A text's vector, and the index whose model made it: the two must match."""
 
     index: EmbeddingIndex | None
     vector: list[float]
+    text: str = ""
 
 
 def embed_question(text: str, *, index: EmbeddingIndex | None) -> QueryEmbedding:
     model = index.model_name if index else ""
-    return QueryEmbedding(index, embeddings.embed_query(text, model=model))
+    return QueryEmbedding(index, embeddings.embed_query(text, model=model), text)
 
 
-async def aembed_question(text: str) -> QueryEmbedding:
+async def aembed_question(text: str, *, index: EmbeddingIndex | None = None) -> QueryEmbedding:
     """Embed with the serving index's model (the old one until a switch completes)."""
-    index = await aserving_index()
+    if index is None:
+        index = await aserving_index()
     return await asyncio.to_thread(embed_question, text, index=index)
 
 
@@ -67,7 +69,9 @@ def retrieve(
     limit = limit or settings.RETRIEVAL_TOP_K
     query = retrieval_query(question=question, history=history, rewrite=rewrite)
     embedded = question_embedding
-    if embedded is None or query != question:
+    # The caller may pass the vector of the question, or already that of the rewritten
+    # query (chat/services.py embeds it off the database thread); anything else is redone.
+    if embedded is None or (embedded.text or question) != query:
         index = embedded.index if embedded else serving_index()
         embedded = embed_question(query, index=index)
     index, embedding = embedded.index, embedded.vector

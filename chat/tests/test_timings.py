@@ -61,3 +61,16 @@ async def test_a_fallback_stores_its_timings_too(demo_kb, session_key, dead_llm)
     reply = await Message.objects.aget(pk=received[-1]["message_id"])
     assert {"retrieval", "prompt", "total"} <= set(reply.timings)
     assert "first_token_out" not in reply.timings
+
+
+async def test_a_follow_up_times_the_embedding_of_its_rewritten_query(demo_kb, session_key):
+    socket = chat_socket(session_key)
+    await socket.connect()
+    await ask(socket, "How do I turn on two-factor authentication?")
+    received = await ask(socket, "And what if I lose my phone?")
+    await socket.disconnect()
+
+    reply = await Message.objects.aget(pk=received[-1]["message_id"])
+    assert reply.history_turns == 1
+    assert reply.timings["embedding_followup"] > 0
+    assert received[-2]["type"] == "sources"
