@@ -20,6 +20,8 @@ def use_database(name: str) -> None:
         if cursor.fetchone() is None:
             cursor.execute(f'CREATE DATABASE "{name}"')
     connection.close()
+    if connection.pool is not None:
+        connection.close_pool()  # a pool keeps connecting to the database it was made for
     # What Django's test runner does to switch to the test database.
     settings.DATABASES["default"]["NAME"] = name
     connection.settings_dict["NAME"] = name

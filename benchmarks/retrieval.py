@@ -51,7 +51,12 @@ from benchmarks.benchdb import describe, description, use_database  # noqa: E402
 from helpdesk import devstack  # noqa: E402
 from knowledge import embeddings  # noqa: E402
 from knowledge.extract import extract  # noqa: E402
-from knowledge.indexes import _create_hnsw, embedding_index_create  # noqa: E402
+from knowledge.indexes import (  # noqa: E402
+    HNSW_EF_CONSTRUCTION,
+    HNSW_M,
+    _create_hnsw,
+    embedding_index_create,
+)
 from knowledge.management.commands.eval_retrieval import history_of  # noqa: E402
 from knowledge.models import Article, Chunk, EmbeddingIndex  # noqa: E402
 from knowledge.retrieval import embed_question, retrieval_query, retrieve  # noqa: E402
@@ -430,7 +435,8 @@ def report_setup(results: list[dict], questions: int) -> None:
     print(f"postgres          pgvector {pgvector}, shared_buffers {shared_buffers}; "
           f"connection options {options}")  # fmt: skip
     print(f"hnsw index        {EmbeddingIndex.objects.get().index_name()} "
-          "(knowledge.indexes._create_hnsw: m=16, ef_construction=64)")  # fmt: skip
+          f"(knowledge.indexes._create_hnsw: m={HNSW_M}, "
+          f"ef_construction={HNSW_EF_CONSTRUCTION})")  # fmt: skip
     print(f"cpus              {os.cpu_count()}; load avg (1 min) {LOAD_AT_START:.2f} at start, "
           f"{os.getloadavg()[0]:.2f} at end")  # fmt: skip
     print(f"questions         {questions} from dev.jsonl (follow-ups searched as the product "
