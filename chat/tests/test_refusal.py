@@ -1,26 +1,9 @@
-import asyncio
-
 import pytest
 
 from chat.models import Message
 from chat.tests.helpers import ask, chat_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-async def counting_llm(settings):
-    """An LLM address that counts connections: any request at all would show up."""
-    connections = []
-
-    async def accept(reader, writer):
-        connections.append(1)
-        writer.close()
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    settings.LLM_BASE_URL = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
-    yield connections
-    server.close()
 
 
 async def test_an_off_topic_question_is_refused_without_calling_the_llm(

@@ -1,6 +1,5 @@
 """The system prompt holds no secrets and is not handed out, whichever way it is asked for."""
 
-import asyncio
 import re
 
 import pytest
@@ -82,20 +81,6 @@ def test_the_output_check_lets_the_bot_offer_a_human():
         'agent (the customer can press "Escalate to human"). The excerpts do not say.'
     )
     assert not any(echo.heard(word + " ") for word in answer.split())
-
-
-@pytest.fixture
-async def counting_llm(settings):
-    connections = []
-
-    async def accept(reader, writer):
-        connections.append(1)
-        writer.close()
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    settings.LLM_BASE_URL = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
-    yield connections
-    server.close()
 
 
 @pytest.mark.django_db(transaction=True)
