@@ -310,7 +310,7 @@ def sparse_only(query: str, index: EmbeddingIndex) -> tuple[int, float]:
     terms = tsquery_terms(query)
     with connection.cursor() as cursor:
         started = time.perf_counter()
-        cursor.execute(sql, {"tsquery": terms})
+        cursor.execute(sql, {"tsquery": terms, "held_back": Article.Status.FLAGGED.value})
         cursor.fetchall()
         took = time.perf_counter() - started
         cursor.execute(
