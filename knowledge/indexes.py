@@ -55,11 +55,12 @@ def embedding_index_create(*, model_name: str, state: str) -> EmbeddingIndex:
     return index
 
 
-# pgvector's defaults (m 16, ef_construction 64) gave recall@10 0.918 at 100k chunks with
-# hnsw.ef_search 100; these give 0.962 for ~2 ms more per search and the same build time
-# (benchmarks/retrieval.py). Indexes built before keep theirs until `reembed --force`.
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 128
+# pgvector's defaults. m 32, ef_construction 128 lift recall@10 at 100k chunks from 0.918
+# to 0.964 (hnsw.ef_search 100), but Postgres's planner then prices the index above a
+# sequential scan at 10k chunks: dense search went from 5 to 30 ms there
+# (benchmarks/README.md, retrieval.py). Mid-sized knowledge bases are the common case.
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
 
 
 def _create_hnsw(index: EmbeddingIndex) -> None:
