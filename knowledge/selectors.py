@@ -58,6 +58,12 @@ class SearchResult:
     best_similarity: float = 0.0
 
 
+def article_public_list():
+    """The articles customers may read on /kb/: published, and not held back (a held-back
+    article's text addresses the assistant). The searches below apply the same rule."""
+    return Article.objects.filter(published=True).exclude(status=Article.Status.FLAGGED)
+
+
 def serving_index() -> EmbeddingIndex | None:
     """The index that answers customers; None before anything is embedded.
 

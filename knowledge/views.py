@@ -3,25 +3,19 @@ from django_ratelimit.decorators import ratelimit
 
 from helpdesk.ratelimits import page_rate
 from knowledge.extract import title_from_markdown
-from knowledge.models import Article
 from knowledge.rendering import markdown_to_html
-
-
-def public_articles():
-    # Drafts are not published yet, and a held-back article's text addresses the
-    # assistant: neither is shown to the public until an editor says so.
-    return Article.objects.filter(published=True).exclude(status=Article.Status.FLAGGED)
+from knowledge.selectors import article_public_list
 
 
 @ratelimit(group="pages", key="ip", rate=page_rate)
 def article_index(request):
-    articles = public_articles().only("title", "slug")
+    articles = article_public_list().only("title", "slug")
     return render(request, "knowledge/index.html", {"articles": articles})
 
 
 @ratelimit(group="pages", key="ip", rate=page_rate)
 def article_detail(request, slug: str):
-    article = get_object_or_404(public_articles(), slug=slug)
+    article = get_object_or_404(article_public_list(), slug=slug)
     return render(
         request,
         "knowledge/article.html",
