@@ -67,6 +67,7 @@ django.setup()  # starts (or reuses) the embedded Postgres and Redis under HELPD
 logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 import openai  # noqa: E402
+from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
@@ -78,7 +79,7 @@ from benchmarks.wsclient import (  # noqa: E402
     start_daphne,
     stop,
 )
-from chat.models import Conversation  # noqa: E402
+from chat.models import Conversation, Message  # noqa: E402
 from chat.prompts import build_messages  # noqa: E402
 from helpdesk import devstack  # noqa: E402
 from knowledge.retrieval import retrieve  # noqa: E402
@@ -121,27 +122,31 @@ async def app_question(ws: WebSocket, question: str) -> dict:
     start = time.perf_counter()
     await ws.send_json({"type": "message", "text": question})
     first = last = None
-    tokens, outcome = 0, "answered"
+    words, later, outcome = 0, 0, "answered"
     while (msg := await ws.recv_json())["type"] != "done":
         kind = msg["type"]
         if kind == "token":
-            last = time.perf_counter()
-            first, tokens = first or last, tokens + 1
+            # A frame may hold several tokens (chat/batching.py): count words, which for
+            # the synthetic server are its tokens.
+            last, count = time.perf_counter(), len(msg["text"].split())
+            words, later = words + count, later + (count if first else 0)
+            first = first or last
         elif kind == "refusal":
             outcome = "refusal"  # no_evidence: no tokens, reported apart from errors
         elif kind == "fallback":
             outcome = f"fallback:{msg['reason']}"
         elif kind == "error":
             return {"outcome": f"error:{msg['code']}"}  # no `done` follows an error
-    return timing(outcome, start, first, last, tokens)
+    return timing(outcome, start, first, last, words, later)
 
 
-def timing(outcome: str, start: float, first, last, tokens: int) -> dict:
-    result = {"outcome": outcome, "total": time.perf_counter() - start, "tokens": tokens}
+def timing(outcome: str, start: float, first, last, words: int, later: int) -> dict:
+    """`later`: the words that came after the first token's frame or delta."""
+    result = {"outcome": outcome, "total": time.perf_counter() - start, "tokens": words}
     if first is not None:
         result["ttft"] = first - start
-    if tokens > 1:  # the rate after the first token: the first one is TTFT's
-        result["tokens_per_s"] = (tokens - 1) / (last - first)
+    if later and last > first:  # the rate after the first token: the first one is TTFT's
+        result["tokens_per_s"] = later / (last - first)
     return result
 
 
@@ -198,12 +203,13 @@ async def direct_question(client, messages: list[dict]) -> dict:
         stream=True,
     )
     first = last = None
-    tokens = 0
+    words = later = 0
     async for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:  # what the app sends as `token`
-            last = time.perf_counter()
-            first, tokens = first or last, tokens + 1
-    return timing("answered", start, first, last, tokens)
+            last, count = time.perf_counter(), len(chunk.choices[0].delta.content.split())
+            words, later = words + count, later + (count if first else 0)
+            first = first or last
+    return timing("answered", start, first, last, words, later)
 
 
 async def direct_customer(client, delay: float, prompts: list[list[dict]]) -> list:
@@ -295,8 +301,10 @@ async def run(port: int, llm_url: str, questions: list[str], prompts: dict, pids
         def app(i: int, delay: float):
             return app_customer(port, delay, asked(i), keys)
 
+        since = await sync_to_async(last_message_pk)()
         rows.append(await level("app", n, app, pids))
         rows[-1]["llm_server"] = await synthetic_stats(llm_url)
+        rows[-1]["stages"] = await sync_to_async(stage_timings)(since, keys)
         print(f"  {n} customers, app: {rows[-1]['seconds']:.1f} s", file=sys.stderr)
         if args.direct:
             random.seed(args.seed)
@@ -309,6 +317,28 @@ async def run(port: int, llm_url: str, questions: list[str], prompts: dict, pids
             print(f"  {n} customers, direct: {rows[-1]['seconds']:.1f} s", file=sys.stderr)
         await asyncio.sleep(2)  # let the last sockets close before the next level
     return rows
+
+
+def last_message_pk() -> int:
+    return Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+STAGES = ("receive", "conversation", "history", "embedding", "question_write",
+          "embedding_followup", "retrieval", "llm_ttft", "first_token_out")  # fmt: skip
+
+
+def stage_timings(since: int, keys: list[str]) -> dict[str, tuple]:
+    """p50/p95 of each stage the app stored with its answers (chat/timings.py): where the
+    app's own time to first token went, measured inside the process."""
+    stored = Message.objects.filter(
+        pk__gt=since, role=Message.Role.ASSISTANT, conversation__session_key__in=keys
+    ).values_list("timings", flat=True)
+    stored = [t for t in stored if t]
+    return {
+        stage: (percentile(v, 50), percentile(v, 95))
+        for stage in STAGES
+        if (v := [t[stage] for t in stored if stage in t])
+    }
 
 
 # --- Reporting ----------------------------------------------------------------------------
@@ -357,6 +387,7 @@ def summary(row: dict) -> dict:
         "app_vmhwm_mb": row["hwm_mb"],
         "peak_llm_streams": server.get("peak_concurrent_streams"),
         "llm_server": server or None,
+        "stages": row.get("stages"),
         # The first questions arrive together over the ramp; the later ones spread out.
         "ttft_ms_first": pcts([r for r in results if r.get("nth") == 0]),
         "ttft_ms_later": pcts([r for r in results if r.get("nth", 0) > 0]),
@@ -374,7 +405,7 @@ COLUMNS = [  # header, width, key, format
     ("ttft p95", 9, "ttft_ms_p95", "{:.1f}"),
     ("ovh p50", 8, "overhead_ms_p50", "{:.1f}"),
     ("ovh p95", 8, "overhead_ms_p95", "{:.1f}"),
-    ("tok/s p50", 10, "tokens_per_s_p50", "{:.1f}"),
+    ("words/s p50", 11, "tokens_per_s_p50", "{:.1f}"),
     ("streams", 8, "peak_llm_streams", "{}"),
     ("secs", 6, "seconds", "{:.1f}"),
     ("app CPU%", 9, ("cpu_percent", "app"), "{:.0f}"),
@@ -432,6 +463,10 @@ def report(summaries: list[dict], llm_url: str, daphne_pid: int) -> str:
         if server := s["llm_server"]:
             late = "/".join(f"{server[f'first_token_late_ms_{k}']:.1f}" for k in PCTS)
             print(f"{'':12}synthetic server's own first-token lateness p50/p95/max {late} ms")
+        if stages := s.get("stages"):
+            parts = [f"{k} {a:.0f}/{b:.0f}" for k, (a, b) in stages.items()]
+            print(f"{'':12}stored stage timings p50/p95 ms: " + ", ".join(parts[:5]))
+            print(f"{'':12}  " + ", ".join(parts[5:]))
     return command
 
 

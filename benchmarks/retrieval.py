@@ -64,9 +64,9 @@ from knowledge.selectors import (  # noqa: E402
     CANDIDATES,
     HYBRID_SQL,
     chunk_search,
+    fulltext_words,
     search,
     serving_index,
-    tsquery_terms,
 )
 from knowledge.services import _build_chunks  # noqa: E402
 
@@ -300,24 +300,30 @@ def ef_sweep(vectors: list, truth: list[set], index: EmbeddingIndex) -> dict:
     return sweep
 
 
-# The full-text half of hybrid search, cut out of the product's query so it stays the same.
-SPARSE_SQL = HYBRID_SQL.split("sparse AS (")[1].split("), fused AS")[0]
+# The full-text half of hybrid search, cut out of the product's query so it stays the same:
+# the words Postgres's statistics call too common, the OR query of the rest, its ranking.
+_FULLTEXT = HYBRID_SQL[HYBRID_SQL.index("common AS (") : HYBRID_SQL.index("), fused AS")] + ")"
+SPARSE_SQL = "WITH " + _FULLTEXT + " SELECT * FROM sparse"
+MATCHED_SQL = (
+    "WITH " + _FULLTEXT.split(", sparse AS (")[0] + " SELECT count(*) FROM knowledge_chunk c, "
+    "query WHERE c.index_id = {index_id} AND c.search_vector @@ query.q"
+)
 
 
 def sparse_only(query: str, index: EmbeddingIndex) -> tuple[int, float]:
-    """(chunks the question's OR query matches, seconds for the product's full-text part)."""
-    sql = SPARSE_SQL.format(index_id=int(index.pk), candidates=CANDIDATES)
-    terms = tsquery_terms(query)
+    """(chunks the question's full-text query matches, seconds for the product's
+    full-text part)."""
+    params = {
+        "words": fulltext_words(query),
+        "max_matches": settings.RETRIEVAL_SPARSE_MAX_MATCHES,
+        "held_back": Article.Status.FLAGGED.value,
+    }
     with connection.cursor() as cursor:
         started = time.perf_counter()
-        cursor.execute(sql, {"tsquery": terms, "held_back": Article.Status.FLAGGED.value})
+        cursor.execute(SPARSE_SQL.format(index_id=int(index.pk), candidates=CANDIDATES), params)
         cursor.fetchall()
         took = time.perf_counter() - started
-        cursor.execute(
-            "SELECT count(*) FROM knowledge_chunk "
-            "WHERE index_id = %s AND search_vector @@ to_tsquery('english', %s)",
-            [index.pk, terms],
-        )
+        cursor.execute(MATCHED_SQL.format(index_id=int(index.pk)), params)
         return cursor.fetchone()[0], took
 
 

@@ -20,7 +20,6 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.db import close_old_connections
 from redis.exceptions import RedisError
 
 from chat.models import Message, group_for_session
@@ -58,6 +57,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     accepted = False
     live = True  # the channel layer works and this socket is in its session's group
     told_paused = False
+    last_question = ""
 
     async def connect(self):
         session = self.scope.get("session")
@@ -80,7 +80,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         try:
             await self.channel_layer.group_add(self.group, self.channel_name)
             self.live = True
-        except (RedisError, OSError):
+        except (RedisError, OSError) as exc:
+            logger.warning("Channel layer unavailable at connect: %r", exc)
             self.live = False
         waiting = await undelivered_agent_messages(session_key=self.session_key)
         await self.accept()
@@ -199,13 +200,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def answer(self, text: str, received_at: float):
         try:
-            await database_sync_to_async(close_old_connections)()
             await question_answer(
                 session_key=self.session_key,
                 text=text,
                 send=self.send_json,
                 received_at=received_at,
+                previous=self.last_question,
             )
+            # What a follow-up on this socket will be searched with (chat/services.py).
+            self.last_question = text
         except asyncio.CancelledError:
             raise
         except OUTAGE_ERRORS:
@@ -250,7 +253,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def rate_limited(self, action: str) -> bool:
         """Count the action against the session's and the address's limits; when over one,
         tell the customer how long to wait."""
-        retry_after = await sync_to_async(chat_retry_after)(
+        # Redis only, no database: off the thread that every socket's ORM work shares.
+        retry_after = await sync_to_async(chat_retry_after, thread_sensitive=False)(
             scope=self.scope, session_key=self.session_key, action=action
         )
         if retry_after:

@@ -10,12 +10,15 @@ for LLM_BREAKER_COOLDOWN seconds, then one request is let through to try the ser
 """
 
 import asyncio
+import json
 import logging
 import time
 import weakref
 from collections.abc import AsyncIterator
-from contextlib import aclosing
+from contextlib import AsyncExitStack, aclosing
 
+import aiohttp
+import httpx2
 import openai
 from django.conf import settings
 
@@ -116,6 +119,10 @@ def _client(url: str) -> openai.AsyncOpenAI:
         client = openai.AsyncOpenAI(
             base_url=url,
             api_key=settings.LLM_API_KEY,
+            # The SDK's aiohttp transport (openai[aiohttp]): its C HTTP parser reads a
+            # streamed token for about half the CPU of the default httpx2 one, and one
+            # process reads thousands of them a second (benchmarks/README.md).
+            http_client=openai.DefaultAioHttpClient(),
             timeout=openai.Timeout(
                 settings.LLM_FIRST_TOKEN_TIMEOUT, connect=settings.LLM_CONNECT_TIMEOUT
             ),
@@ -156,34 +163,47 @@ async def _stream_from(url: str, messages: list[dict[str, str]]) -> AsyncIterato
     circuit = breaker(url)
     if not circuit.allow():
         raise LLMUnavailable("circuit open: the server failed recently")
-    stream, answered = None, False
+    answered = False
     try:
-        async with asyncio.timeout(settings.LLM_FIRST_TOKEN_TIMEOUT):
-            stream = await _client(url).chat.completions.create(
-                model=settings.LLM_MODEL,
-                messages=messages,
-                max_tokens=settings.LLM_MAX_TOKENS,
-                temperature=settings.LLM_TEMPERATURE,
-                stream=True,
-            )
-        iterator = aiter(stream)
-        timeout = settings.LLM_FIRST_TOKEN_TIMEOUT
-        while True:
-            try:
-                async with asyncio.timeout(timeout):
-                    chunk = await anext(iterator)
-            except StopAsyncIteration:
-                chunk = None
-            if not answered:
-                # The server replies (even with an empty answer): what the breaker waits for.
-                answered = True
-                circuit.succeeded()
-            if chunk is None:
-                return
-            timeout = settings.LLM_TOKEN_TIMEOUT
-            if chunk.choices and chunk.choices[0].delta.content:
-                yield chunk.choices[0].delta.content
-    except (openai.OpenAIError, TimeoutError, OSError) as exc:
+        async with AsyncExitStack() as stack:
+            async with asyncio.timeout(settings.LLM_FIRST_TOKEN_TIMEOUT):
+                response = await stack.enter_async_context(
+                    _client(url).chat.completions.with_streaming_response.create(
+                        model=settings.LLM_MODEL,
+                        messages=messages,
+                        max_tokens=settings.LLM_MAX_TOKENS,
+                        temperature=settings.LLM_TEMPERATURE,
+                        stream=True,
+                    )
+                )
+            # Leaving the stack closes the response, which tells the server to stop
+            # generating tokens nobody reads.
+            deltas = await stack.enter_async_context(aclosing(_sse_deltas(response)))
+            timeout = settings.LLM_FIRST_TOKEN_TIMEOUT
+            while True:
+                try:
+                    async with asyncio.timeout(timeout):
+                        delta = await anext(deltas)
+                except StopAsyncIteration:
+                    delta = None
+                if not answered:
+                    # The server replies (even with an empty answer): what the breaker
+                    # waits for.
+                    answered = True
+                    circuit.succeeded()
+                if delta is None:
+                    return
+                timeout = settings.LLM_TOKEN_TIMEOUT
+                if delta:
+                    yield delta
+    except (
+        openai.OpenAIError,
+        httpx2.HTTPError,
+        aiohttp.ClientError,  # what the transport does not map to httpx2's errors
+        TimeoutError,
+        OSError,
+        ValueError,
+    ) as exc:
         global _embedded_url
         _embedded_url = None
         circuit.failed()
@@ -191,9 +211,52 @@ async def _stream_from(url: str, messages: list[dict[str, str]]) -> AsyncIterato
     finally:
         if not answered:
             circuit.abandoned()
-        # Closing the response tells the server to stop generating tokens nobody reads.
-        if stream is not None:
-            await stream.close()
+
+
+async def _sse_deltas(response) -> AsyncIterator[str]:
+    """The content deltas of a chat-completion event stream ("" for a chunk without one).
+
+    Read as raw lines and json.loads, not through the SDK's Stream: building its pydantic
+    chunk objects cost ~130 µs of CPU per token against ~25 µs, and at hundreds of
+    streams per process that was the largest cost of all (benchmarks/README.md)."""
+    async for line in response.iter_lines():
+        if not line.startswith("data:"):
+            continue  # blank separators, comments, "event:" lines
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        yield _delta(json.loads(data), data)
+
+
+def _delta(chunk, data: str) -> str:
+    if not isinstance(chunk, dict):
+        raise ValueError(f"not a chunk: {data[:80]}")
+    if "error" in chunk:  # vLLM reports a failure mid-stream as an event
+        raise ValueError(f"server error: {chunk['error']}")
+    choices = chunk.get("choices")
+    if not choices:
+        return ""
+    try:
+        content = (choices[0].get("delta") or {}).get("content") or ""
+    except (AttributeError, KeyError, IndexError, TypeError):
+        raise ValueError(f"not a chunk: {data[:80]}") from None
+    if not isinstance(content, str):
+        raise ValueError(f"not a chunk: {data[:80]}")
+    return content
+
+
+def warm_up() -> None:
+    """Build a client once at process start and throw it away. The SDK imports its chat
+    resources and anyio its backend lazily, on first use: about a second of CPU that the
+    first customers of a new process otherwise wait for, in the event loop."""
+    import anyio._backends._asyncio  # noqa: F401
+
+    client = openai.AsyncOpenAI(
+        base_url="http://127.0.0.1:9/v1",
+        api_key="warm-up",
+        http_client=openai.DefaultAioHttpClient(),
+    )
+    client.chat.completions.with_streaming_response.create  # noqa: B018
 
 
 def circuit_state() -> str:

@@ -84,8 +84,9 @@ class Message(models.Model):
         return self.author.get_full_name() or self.author.get_username()
 
     # The order of the question path, for reading timings left to right.
-    TIMING_STAGES = ["receive", "history", "embedding", "question_write", "embedding_followup",
-                     "retrieval", "prompt", "llm_ttft", "first_token_out", "total"]  # fmt: skip
+    TIMING_STAGES = ["receive", "conversation", "history", "embedding", "question_write",
+                     "embedding_followup", "retrieval", "prompt", "llm_ttft", "first_token_out",
+                     "total"]  # fmt: skip
 
     def timings_summary(self) -> str:
         """'receive 0.3 · embedding 6.1 · … · total 1890.2 ms · 38 tokens at 96.0/s'."""

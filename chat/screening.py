@@ -31,9 +31,11 @@ Pure Python, no Django: the benchmark imports it without settings.
 
 import base64
 import binascii
+import functools
 import html
 import re
 import unicodedata
+from collections import deque
 from urllib.parse import unquote
 
 from chat import prompts
@@ -492,18 +494,34 @@ def word_runs(text: str, *, run: int = ECHO_RUN) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + run]) for i in range(len(words) - run + 1)}
 
 
+@functools.cache
+def _echo_runs(prompt: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(word_runs(prompt) - word_runs(SAYABLE))
+
+
 class PromptEcho:
     """Hears a streamed answer recite ECHO_RUN words in a row of the system prompt.
 
     Fed each delta before it is sent, so at most ECHO_RUN - 1 words of a recital reach the
-    customer. The prompt holds no secrets; this keeps it from being handed out anyway."""
+    customer. The prompt holds no secrets; this keeps it from being handed out anyway.
+    It keeps only the last ECHO_RUN words, so a token costs the same at the end of a long
+    answer as at its start."""
 
     def __init__(self, prompt: str = prompts.SYSTEM_PROMPT):
-        self.runs = word_runs(prompt) - word_runs(SAYABLE)
-        self.tail = ""
+        self.runs = _echo_runs(prompt)
+        self.words: deque[str] = deque(maxlen=ECHO_RUN)
+        self.partial = ""  # a word the last delta may not have finished
 
     def heard(self, delta: str) -> bool:
-        # Runs that ended earlier were checked then: the last few hundred characters hold
-        # every run the new delta can complete.
-        self.tail = (self.tail + delta)[-400:]
-        return not self.runs.isdisjoint(word_runs(self.tail))
+        folded = self.partial + _fold(delta)
+        words = WORD.findall(folded)
+        # The last word may go on in the next delta ("pass" + "word"): held back, but
+        # checked as if it were whole, so a recital is caught on its eighth word.
+        self.partial = words.pop() if words and WORD.match(folded[-1]) else ""
+        for word in words:
+            self.words.append(word)
+            if len(self.words) == ECHO_RUN and tuple(self.words) in self.runs:
+                return True
+        if self.partial and len(self.words) >= ECHO_RUN - 1:
+            return (*list(self.words)[1 - ECHO_RUN :], self.partial) in self.runs
+        return False

@@ -4,7 +4,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
+from typing import TypeVar
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -21,11 +23,14 @@ from chat.quality import groundedness, used_sources
 from chat.screening import INJECTION_REFUSAL, PROMPT_ECHO, PromptEcho, screen
 from chat.timings import AnswerClock
 from helpdesk import metrics
+from knowledge.models import EmbeddingIndex
 from knowledge.retrieval import aembed_question, retrieval_query, retrieve
+from knowledge.selectors import serving_index
 
 logger = logging.getLogger(__name__)
 
 Send = Callable[[dict], Awaitable[None]]
+T = TypeVar("T")
 
 FALLBACK_TEXT = (
     "Sorry, our assistant can't answer right now. The articles below may help, or press "
@@ -63,13 +68,39 @@ def sources_for(chunks) -> list[dict[str, str]]:
     return sources
 
 
-async def _store_question(conversation: Conversation, text: str) -> Message:
-    question = await Message.objects.acreate(
-        conversation=conversation, role=Message.Role.USER, text=text
-    )
+# An answer's database work runs on a few threads of its own, not on the one thread that
+# every socket's async-ORM call shares (asgiref's): under load that thread was the queue
+# (benchmarks/README.md). database_sync_to_async hands each call's connection back to the
+# pool when it ends, so at most CHAT_DB_THREADS connections are held for answers.
+_db_threads = ThreadPoolExecutor(
+    max_workers=settings.CHAT_DB_THREADS, thread_name_prefix="answer-db"
+)
+
+
+def _on_db(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    return database_sync_to_async(fn, thread_sensitive=False, executor=_db_threads)
+
+
+def _turn_open(session_key: str) -> tuple[Conversation, EmbeddingIndex | None]:
+    """One trip for what every question needs first: its conversation (is a human on
+    it?) and the index that answers (whose model embeds the question)."""
+    conversation, _ = Conversation.objects.get_or_create(session_key=session_key)
+    return conversation, serving_index()
+
+
+def _question_store(conversation: Conversation, text: str) -> Message:
+    question = Message.objects.create(conversation=conversation, role=Message.Role.USER, text=text)
     # The conversation's last activity: review sampling and retention go by it.
-    await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=question.created_at)
+    Conversation.objects.filter(pk=conversation.pk).update(updated_at=question.created_at)
     return question
+
+
+async def _store_question(conversation: Conversation, text: str) -> Message:
+    return await _on_db(_question_store)(conversation, text)
+
+
+async def _save(message: Message, **kwargs) -> None:
+    await _on_db(message.save)(**kwargs)
 
 
 async def _load_history(
@@ -95,10 +126,16 @@ async def undelivered_agent_messages(*, session_key: str) -> list[Message]:
 
 
 async def question_answer(
-    *, session_key: str, text: str, send: Send, received_at: float | None = None
+    *,
+    session_key: str,
+    text: str,
+    send: Send,
+    received_at: float | None = None,
+    previous: str = "",
 ) -> Message:
+    """Answer one question. `previous`: the question this socket asked last, if any."""
     clock = AnswerClock(received_at)
-    conversation = await conversation_for_session(session_key=session_key)
+    conversation, index = await clock.timed("conversation", _on_db(_turn_open)(session_key))
     if conversation.agent_id:
         # A human has the conversation: the message lands on the ticket, the bot is silent.
         question = await _store_question(conversation, text)
@@ -110,30 +147,25 @@ async def question_answer(
         # sent to the model, never remembered in the history.
         question = await _store_question(conversation, text)
         return await _refuse_injection(question, family, send, clock)
-    # Independent work overlaps: the question is stored (on the database thread) and
-    # embedded (on a worker thread) while Redis returns the history, so the write is off
-    # the critical path. (A follow-up's rewritten query is embedded once the history is
-    # known: ~10 ms more, only when there is history.)
+    # Independent work overlaps: the question is stored and embedded while Redis returns
+    # the history. A follow-up is searched with the previous question in front, and the
+    # socket knows what that was, so the query is guessed and embedded before the history
+    # confirms it; only a wrong guess (another tab asked since) is embedded again.
+    guess = retrieval_query(question=text, history=[{"user": previous}] if previous else [])
     stored = asyncio.ensure_future(
         clock.timed("question_write", _store_question(conversation, text))
     )
     embedding, history, question = await asyncio.gather(
-        clock.timed("embedding", aembed_question(text)),
+        clock.timed("embedding", aembed_question(guess, index=index)),
         clock.timed("history", _load_history(conversation, stored)),
         stored,
     )
     query = retrieval_query(question=text, history=history)
-    if query != text:
-        # A follow-up is searched together with the previous question: embed that too, in a
-        # worker thread, so retrieve() does not embed it on the database thread.
-        embedding = await clock.timed(
-            "embedding_followup", aembed_question(query, index=embedding.index)
-        )
+    if query != guess:
+        embedding = await clock.timed("embedding_followup", aembed_question(query, index=index))
     found = await clock.timed(
         "retrieval",
-        database_sync_to_async(retrieve)(
-            question=text, history=history, question_embedding=embedding
-        ),
+        _on_db(retrieve)(question=text, history=history, question_embedding=embedding),
     )
     reply = Message(
         conversation=conversation,
@@ -159,7 +191,7 @@ async def _stream_answer(
     clock: AnswerClock,
 ) -> Message:
     parts: list[str] = []
-    batcher = TokenBatcher(send, clock.token_sent)
+    batcher = TokenBatcher(send, clock.token_sent, interval=settings.CHAT_TOKEN_FRAME_MS / 1000)
     clock.llm_request()
     try:
         recited = not await _stream(messages, parts, batcher, clock)
@@ -174,7 +206,7 @@ async def _stream_answer(
         batcher.cancel()
         reply.text, reply.interrupted = "".join(parts), True
         reply.timings = clock.finish()
-        await asyncio.shield(reply.asave())
+        await asyncio.shield(_save(reply))
         raise
     if recited:
         return await _refuse_injection(question, PROMPT_ECHO, send, clock, reply=reply)
@@ -183,7 +215,7 @@ async def _stream_answer(
     reply.sources = sources_for(used_sources(reply.text, chunks))
     reply.groundedness = groundedness(reply.text, [c.text for c in chunks])
     reply.timings = clock.finish()
-    await reply.asave()
+    await _save(reply)
     metrics.ANSWERS.inc()
     await _remember(reply.conversation.session_key, question.text, reply.text)
     await send({"type": "sources", "sources": reply.sources})
@@ -210,11 +242,18 @@ async def _stream(
 async def _refuse(reply: Message, send: Send, clock: AnswerClock) -> Message:
     reply.text, reply.refused = settings.REFUSAL_TEXT, True
     reply.timings = clock.finish()
-    await reply.asave()
+    await _save(reply)
     metrics.REFUSALS.labels(reason="no_evidence").inc()
     await send({"type": "refusal", "reason": "no_evidence", "text": reply.text})
     await send({"type": "done", "message_id": reply.pk})
     return reply
+
+
+def _screened_store(question: Message, family: str) -> None:
+    question.save(update_fields=["screened"])
+    Conversation.objects.filter(pk=question.conversation_id).update(
+        injection_attempts=F("injection_attempts") + 1
+    )
 
 
 async def _refuse_injection(
@@ -223,15 +262,12 @@ async def _refuse_injection(
     """Screened on the way in (no reply yet) or caught reciting the prompt on the way out.
     Either way the turn stays out of the history, so it cannot steer a follow-up."""
     question.screened = family
-    await question.asave(update_fields=["screened"])
-    await Conversation.objects.filter(pk=question.conversation_id).aupdate(
-        injection_attempts=F("injection_attempts") + 1
-    )
+    await _on_db(_screened_store)(question, family)
     if reply is None:
         reply = Message(conversation_id=question.conversation_id, role=Message.Role.ASSISTANT)
     reply.text, reply.refused = INJECTION_REFUSAL, True
     reply.timings = clock.finish()
-    await reply.asave()
+    await _save(reply)
     # The family and the conversation only: the text may be anything, and is in the admin.
     logger.warning(
         "Refused a prompt-injection attempt (%s) in conversation %s",
@@ -259,7 +295,7 @@ async def _fallback(reply: Message, parts: list[str], send: Send, clock: AnswerC
     reply.text = f"{partial}\n\n{text}" if partial else text
     reply.fallback, reply.interrupted = True, bool(partial)
     reply.timings = clock.finish()
-    await reply.asave()
+    await _save(reply)
     metrics.FALLBACKS.labels(reason="llm_unavailable").inc()
     await send({"type": "fallback", "reason": "llm_unavailable", "text": text, "sources": sources})
     await send({"type": "done", "message_id": reply.pk})

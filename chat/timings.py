@@ -3,9 +3,11 @@
 Stages, in milliseconds (`Message.timings`, shown in the admin):
 
 - receive: the frame's arrival to the start of answering (validation, rate limits);
-- history, embedding: the Redis history load and the question's embedding, run side by side;
+- conversation: reading the conversation and the serving index (one database trip);
+- history, embedding: the Redis history load and the query's embedding, run side by side
+  (a follow-up's query, previous question + this one, is guessed from the socket);
 - question_write: storing the question, overlapping both;
-- embedding_followup: a follow-up's rewritten query (previous question + this one);
+- embedding_followup: the query embedded again when the guess was wrong;
 - retrieval: the search SQL;
 - prompt: building the prompt;
 - llm_ttft: the LLM request to its first token;

@@ -26,7 +26,10 @@ application = ProtocolTypeRouter(
 
 if os.environ.get("WARM_UP", "1") == "1":
     # Load the embedding model and check it against the database now, so the first
-    # customer does not pay for it and a mismatched model stops the server at start.
-    from knowledge.indexes import embeddings_warm_up as warm_up  # noqa: E402
+    # customer does not pay for it and a mismatched model stops the server at start; and
+    # import what the LLM client imports on first use.
+    from chat import llm  # noqa: E402
+    from knowledge.indexes import embeddings_warm_up  # noqa: E402
 
-    warm_up()
+    embeddings_warm_up()
+    llm.warm_up()

@@ -143,11 +143,15 @@ for _url in LLM_BASE_URL.split(","):
 
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 # HNSW search is approximate: pgvector's default candidate list (40) can miss a true
-# nearest chunk. 100 keeps recall near 100% for a support KB and costs well under 1 ms.
-# iterative_scan: HNSW filters (published articles only) after the index scan; pgvector
-# 0.8 keeps scanning until enough rows pass instead of returning fewer.
+# nearest chunk. 200 keeps recall@10 at 0.95 with 100k chunks (100: 0.92) for ~1 ms more
+# (benchmarks/README.md). iterative_scan: HNSW filters (published articles only) after
+# the index scan; pgvector 0.8 keeps scanning until enough rows pass instead of returning
+# fewer. random_page_cost 1.1, the usual value for SSDs: at Postgres's default (4, for
+# spinning disks) the planner prices an ef_search-200 scan of 10k chunks above reading
+# the whole table and searches exactly instead, 30-70 ms in place of 4-7.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-    f"-c hnsw.ef_search={envint('HNSW_EF_SEARCH', 100)} -c hnsw.iterative_scan=relaxed_order"
+    f"-c hnsw.ef_search={envint('HNSW_EF_SEARCH', 200)} -c hnsw.iterative_scan=relaxed_order"
+    f" -c random_page_cost={envfloat('DB_RANDOM_PAGE_COST', 1.1)}"
 )
 # An unreachable database fails a request in seconds (the degraded page) instead of hanging
 # it on the kernel's TCP timeout (minutes). libpq counts anything below 2 as 2.
@@ -229,6 +233,10 @@ CHANNEL_LAYERS = {
                     "address": REDIS_URL,
                     "socket_timeout": 10,
                     "socket_connect_timeout": REDIS_TIMEOUT,
+                    # No CLIENT SETINFO on each new connection: redis-py reads its version
+                    # from package metadata for it (ms of CPU), and every socket that
+                    # connects during a burst opens one.
+                    "driver_info": None,
                 }
             ]
         },
@@ -278,6 +286,10 @@ REEMBED_GRACE_SECONDS = envint("REEMBED_GRACE_SECONDS", 60)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 EMBEDDING_THREADS = envint("EMBEDDING_THREADS", 1)
+# Questions are embedded in a child process of each app process, away from its GIL
+# (knowledge/embeddings.py, QueryBatcher). It holds a second copy of the model. Celery
+# workers embed articles in their own processes already.
+EMBEDDING_QUERY_PROCESS = envbool("EMBEDDING_QUERY_PROCESS", not RUNNING_CELERY)
 RETRIEVAL_TOP_K = envint("RETRIEVAL_TOP_K", 3)
 # "hybrid" (pgvector + Postgres full text, fused by reciprocal rank) or "dense" (pgvector).
 RETRIEVAL_MODE = os.environ.get("RETRIEVAL_MODE", "hybrid")
@@ -286,6 +298,9 @@ if RETRIEVAL_MODE not in ("hybrid", "dense"):
 # How much a full-text rank counts against a vector rank in the fusion (1 = equal).
 # 0.3 is tuned on the dev set: at 1.0, OR-matches on common words ("account") add noise.
 RETRIEVAL_SPARSE_WEIGHT = envfloat("RETRIEVAL_SPARSE_WEIGHT", 0.3)
+# Full text leaves out a question word found in more chunks than this (Postgres's ANALYZE
+# estimate): it costs ~7 µs per chunk to rank and says little (knowledge/selectors.py).
+RETRIEVAL_SPARSE_MAX_MATCHES = envint("RETRIEVAL_SPARSE_MAX_MATCHES", 1000)
 # Below this cosine similarity of the best chunk the bot says it does not know instead of
 # answering; calibrated on knowledge/eval/dev.jsonl with `manage.py eval_retrieval`.
 RETRIEVAL_MIN_SIMILARITY = envfloat("RETRIEVAL_MIN_SIMILARITY", 0.30)
@@ -300,6 +315,11 @@ CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)
 CHAT_HISTORY_TURNS = envint("CHAT_HISTORY_TURNS", 10)
 CHAT_HISTORY_TTL = envint("CHAT_HISTORY_TTL", 3600)
 CHAT_MAX_MESSAGE_CHARS = envint("CHAT_MAX_MESSAGE_CHARS", 2000)
+# After an answer's first token, at most one token frame per this many ms: each frame costs
+# the process the same CPU whatever it holds (chat/batching.py). 0 = one frame per token.
+CHAT_TOKEN_FRAME_MS = envint("CHAT_TOKEN_FRAME_MS", 40)
+# Threads (each with at most one pooled connection at a time) for answers' database work.
+CHAT_DB_THREADS = envint("CHAT_DB_THREADS", 4)
 # Refuse prompt-injection attempts before retrieval and the LLM (chat/screening.py). Off only
 # to measure what the model does on its own (chat/tests/test_system_prompt.py).
 CHAT_SCREENING = envbool("CHAT_SCREENING", True)

@@ -1,12 +1,20 @@
 """The one and only embedder: everything that turns text into vectors goes through here.
 
 Each model loads once per process (knowledge.indexes.embeddings_warm_up at start, or
-lazily on first use) and is shared by threads. Embedding is CPU-bound, so async callers
-run it in a thread.
+lazily on first use) and is shared by threads. Questions are encoded by one thread of
+their own, in batches (QueryBatcher); async callers await it, so the event loop never
+runs the model.
 """
 
+import asyncio
 import logging
+import os
+import pickle
+import struct
+import subprocess
+import sys
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 from django.conf import settings
@@ -95,12 +103,176 @@ def embed_documents(texts: list[str], *, model: str = "") -> list[list[float]]:
 
 
 def embed_query(text: str, *, model: str = "") -> list[float]:
-    if is_bge(model):
-        text = BGE_QUERY_PREFIX + text
-    encoder = get_model(model)
-    with _encode_lock:
-        vector = encoder.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]
-    return vector.tolist()
+    """A question's vector. Questions from every thread and socket of the process go
+    through one batcher, so the ones that arrive together are encoded together."""
+    return _queries.submit(_query_text(text, model), model).result()
+
+
+async def aembed_query(text: str, *, model: str = "") -> list[float]:
+    """The same, awaited: the event loop never runs the model."""
+    return await asyncio.wrap_future(_queries.submit(_query_text(text, model), model))
+
+
+def _query_text(text: str, model: str) -> str:
+    return BGE_QUERY_PREFIX + text if is_bge(model) else text
+
+
+class QueryBatcher:
+    """One thread that encodes the questions waiting for it, all in one call.
+
+    One question per encode costs ~9 ms of CPU here, 32 in one encode ~2.5 ms each: the
+    model is memory-bound, and a batch reads its weights once. Nothing waits for a batch
+    to fill: a question that finds the thread idle is encoded at once, and those that
+    arrive meanwhile go together into the next encode, so batches grow only under load,
+    when they pay.
+
+    With EMBEDDING_QUERY_PROCESS the encode runs in a child process. In the server's own
+    process each of the model's ~100 torch calls gives up the GIL and must win it back
+    from the busy event loop, which holds it up to 5 ms at a time: an encode of 9 ms took
+    200-300 ms under load (benchmarks/README.md). The child has a GIL of its own.
+    """
+
+    def __init__(self, max_batch: int = 32) -> None:
+        self.max_batch = max_batch
+        self._cond = threading.Condition()
+        self._pending: list[tuple[str, str, Future]] = []
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._child: _Child | None = None
+
+    def submit(self, text: str, model: str) -> Future:
+        future: Future = Future()
+        with self._cond:
+            self._pending.append((model, text, future))
+            # A forked child (a Celery worker) inherits the object but not the thread.
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid, self._child = os.getpid(), None
+                self._thread = threading.Thread(
+                    target=self._run, name="query-embedder", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+        return future
+
+    def _take(self) -> tuple[str, list[tuple[str, Future]]]:
+        with self._cond:
+            while not self._pending:
+                self._cond.wait()
+            model = self._pending[0][0]  # one model per encode; a switch may run two
+            batch = [p for p in self._pending if p[0] == model][: self.max_batch]
+            for item in batch:
+                self._pending.remove(item)
+        # A caller that stopped waiting (a socket closed) is dropped here; after this
+        # point its future can no longer be cancelled.
+        return model, [(t, f) for _, t, f in batch if f.set_running_or_notify_cancel()]
+
+    def _run(self) -> None:
+        while True:
+            model, batch = self._take()
+            if not batch:
+                continue
+            try:
+                vectors = self._encode(model, [text for text, _ in batch])
+            except BaseException as exc:  # the callers raise it, the thread goes on
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                future.set_result(vector)
+
+    def _encode(self, model: str, texts: list[str]) -> list[list[float]]:
+        encoder = get_model(model)  # loaded here too: a missing model fails clearly
+        if not settings.EMBEDDING_QUERY_PROCESS:
+            with _encode_lock:
+                return encoder.encode(texts, **_ENCODE).tolist()
+        path = _model_path(model or model_name())
+        for attempt in range(2):
+            if self._child is None:
+                self._child = _Child(settings.EMBEDDING_THREADS)
+            try:
+                return self._child.encode(path, texts)
+            except OSError:
+                # Killed (the OOM killer, an operator): start another, once.
+                self._child.stop()
+                self._child = None
+                logger.warning("The query-embedding process died; starting a new one")
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+
+_ENCODE = {"normalize_embeddings": True, "show_progress_bar": False, "batch_size": 64}
+
+
+class _Child:
+    """`python -m knowledge.embeddings`: a process that encodes what it is sent.
+
+    A plain subprocess and pickles over its stdin/stdout, not multiprocessing: spawn
+    re-imports the parent's main script in the child (a benchmark's or manage.py's),
+    and fork would copy a process with torch's threads running."""
+
+    def __init__(self, threads: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "knowledge.embeddings", str(threads)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+
+    def encode(self, path: str, texts: list[str]) -> list[list[float]]:
+        _write(self.proc.stdin, (path, texts))
+        ok, result = _read(self.proc.stdout)
+        if not ok:
+            raise result
+        return result
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def _write(stream, message) -> None:
+    data = pickle.dumps(message)
+    stream.write(struct.pack("!I", len(data)) + data)
+    stream.flush()
+
+
+def _read(stream):
+    header = stream.read(4)
+    if len(header) < 4:
+        raise BrokenPipeError("the query-embedding process exited")
+    (size,) = struct.unpack("!I", header)
+    data = stream.read(size)
+    if len(data) < size:  # killed halfway through writing it
+        raise BrokenPipeError("the query-embedding process exited mid-reply")
+    return pickle.loads(data)
+
+
+def _child_main(threads: int) -> None:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(threads)
+    # The replies get the real stdout to themselves; anything a library prints goes to
+    # stderr, where it cannot corrupt a reply.
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    models: dict = {}
+    while True:
+        try:
+            path, texts = _read(sys.stdin.buffer)
+        except BrokenPipeError:
+            return  # the parent is gone
+        try:
+            if path not in models:
+                models[path] = SentenceTransformer(path, device="cpu")
+            reply = (True, models[path].encode(texts, **_ENCODE).tolist())
+        except Exception as exc:  # sent back, raised in the caller
+            reply = (False, exc)
+        _write(replies, reply)
+
+
+_queries = QueryBatcher()
 
 
 def tokenizer(model: str = ""):
@@ -141,3 +313,7 @@ def rerank(query: str, texts: list[str]) -> list[float] | None:
         return None
     with _encode_lock:
         return [float(s) for s in model.predict([(query, t) for t in texts])]
+
+
+if __name__ == "__main__":
+    _child_main(int(sys.argv[1]))

@@ -2,7 +2,6 @@
 which query to search with, which chunks come back, and whether the evidence is strong
 enough to answer at all."""
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -34,7 +33,8 @@ async def aembed_question(text: str, *, index: EmbeddingIndex | None = None) -> 
     """Embed with the serving index's model (the old one until a switch completes)."""
     if index is None:
         index = await aserving_index()
-    return await asyncio.to_thread(embed_question, text, index=index)
+    model = index.model_name if index else ""
+    return QueryEmbedding(index, await embeddings.aembed_query(text, model=model), text)
 
 
 @dataclass

@@ -9,6 +9,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 STREAMED_STAGES = {
     "receive",
+    "conversation",
     "history",
     "embedding",
     "question_write",
@@ -63,10 +64,28 @@ async def test_a_fallback_stores_its_timings_too(demo_kb, session_key, dead_llm)
     assert "first_token_out" not in reply.timings
 
 
-async def test_a_follow_up_times_the_embedding_of_its_rewritten_query(demo_kb, session_key):
+async def test_a_follow_up_on_the_same_socket_is_embedded_once(demo_kb, session_key):
     socket = chat_socket(session_key)
     await socket.connect()
     await ask(socket, "How do I turn on two-factor authentication?")
+    received = await ask(socket, "And what if I lose my phone?")
+    await socket.disconnect()
+
+    reply = await Message.objects.aget(pk=received[-1]["message_id"])
+    assert reply.history_turns == 1
+    # The socket knew the previous question, so the rewritten query was embedded at once.
+    assert "embedding_followup" not in reply.timings
+    assert received[-2]["type"] == "sources"
+
+
+async def test_a_follow_up_from_a_new_socket_embeds_its_rewritten_query(demo_kb, session_key):
+    first = chat_socket(session_key)
+    await first.connect()
+    await ask(first, "How do I turn on two-factor authentication?")
+    await first.disconnect()
+    # A reload: the new socket does not know the previous question until the history says.
+    socket = chat_socket(session_key)
+    await socket.connect()
     received = await ask(socket, "And what if I lose my phone?")
     await socket.disconnect()
 

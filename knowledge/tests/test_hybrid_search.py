@@ -1,11 +1,17 @@
 from knowledge.embeddings import embed_query
 from knowledge.retrieval import retrieval_query, retrieve
-from knowledge.selectors import hybrid_search, serving_index, tsquery_terms
+from knowledge.selectors import (
+    COMMON_LEXEMES_SQL,
+    chunk_search,
+    fulltext_words,
+    hybrid_search,
+    serving_index,
+)
 
 
-def test_the_full_text_query_ors_the_questions_words():
-    assert tsquery_terms("How do I get a REFUND?!") == "how | do | get | refund"
-    assert tsquery_terms("?! ' ;") == ""
+def test_the_full_text_query_takes_the_questions_words():
+    assert fulltext_words("How do I get a REFUND?!") == "how do get refund"
+    assert fulltext_words("?! ' ;") == ""
 
 
 def test_hybrid_search_returns_ranked_chunks_with_their_articles(demo_kb):
@@ -40,4 +46,28 @@ def test_every_connection_searches_hnsw_with_a_wide_candidate_list(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT '[1,0]'::vector <=> '[0,1]'::vector")  # loads pgvector
         cursor.execute("SHOW hnsw.ef_search")
-        assert cursor.fetchone()[0] == "100"
+        assert cursor.fetchone()[0] == "200"
+        # Priced for SSDs, so the planner keeps the HNSW index at ef_search 200.
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone()[0] == "1.1"
+
+
+def test_full_text_leaves_out_words_that_too_many_chunks_hold(demo_kb, settings):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE knowledge_chunk")  # what autovacuum does on its own
+        cursor.execute(COMMON_LEXEMES_SQL, {"max_matches": 1000})
+        assert cursor.fetchall() == []  # a KB this small keeps every word
+        cursor.execute(COMMON_LEXEMES_SQL, {"max_matches": 30})
+        common = {lexeme for (lexeme,) in cursor.fetchall()}
+    assert {"tasklan", "workspac"} <= common  # the product's name is in most chunks
+    assert "refund" not in common
+
+    # A question of only such words gets nothing from full text: it ranks as dense does.
+    settings.RETRIEVAL_SPARSE_MAX_MATCHES = 30
+    question = "Tasklane workspace plan"
+    index, embedding = serving_index(), embed_query(question)
+    hybrid = hybrid_search(embedding=embedding, text=question, limit=3, index=index)
+    dense = chunk_search(embedding=embedding, limit=3, index=index)
+    assert [c.pk for c in hybrid.chunks] == [c.pk for c in dense]
