@@ -239,6 +239,32 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
+def embedder_pid(app_pid: int) -> int | None:
+    """The app's query-embedding child process (knowledge/embeddings.py), if it runs one."""
+    try:
+        children = [
+            pid
+            for task in Path(f"/proc/{app_pid}/task").iterdir()
+            for pid in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return None
+    for pid in children:
+        try:
+            if b"knowledge.embeddings" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+def machine_busy_seconds() -> float:
+    """CPU time of the whole machine, all cores, not idle: is the box itself the limit?"""
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / CLOCK_TICKS  # minus idle and iowait
+
+
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
@@ -256,8 +282,10 @@ async def sample_rss(pid: int, peak: list[float]) -> None:
 
 async def level(name: str, n: int, customers, pids: dict[str, int | None]) -> dict:
     """Run n customers (a callable: index, ramp delay -> coroutine) and measure."""
+    pids = {**pids, "embedder": embedder_pid(pids["app"])}
     before = {k: cpu_seconds(pid) for k, pid in pids.items()}
     before["client"] = sum(os.times()[:2])
+    before["machine"] = machine_busy_seconds()
     peak = [0.0]
     sampler = asyncio.create_task(sample_rss(pids["app"], peak))
     start = time.perf_counter()
@@ -266,6 +294,7 @@ async def level(name: str, n: int, customers, pids: dict[str, int | None]) -> di
     sampler.cancel()
     after = {k: cpu_seconds(pid) for k, pid in pids.items()}
     after["client"] = sum(os.times()[:2])
+    after["machine"] = machine_busy_seconds()
     cpu = {k: (after[k] - before[k]) / seconds * 100 for k in after}
     cpu.update({k: None for k, pid in pids.items() if pid is None})
     results = [r for rs in per_customer for r in rs]
@@ -409,9 +438,11 @@ COLUMNS = [  # header, width, key, format
     ("streams", 8, "peak_llm_streams", "{}"),
     ("secs", 6, "seconds", "{:.1f}"),
     ("app CPU%", 9, ("cpu_percent", "app"), "{:.0f}"),
+    ("emb CPU%", 9, ("cpu_percent", "embedder"), "{:.0f}"),
     ("app MB", 7, "app_peak_rss_mb", "{:.0f}"),
     ("LLM CPU%", 9, ("cpu_percent", "llm"), "{:.0f}"),
     ("load CPU%", 10, ("cpu_percent", "client"), "{:.0f}"),
+    ("all CPU%", 9, ("cpu_percent", "machine"), "{:.0f}"),
 ]
 
 
@@ -450,7 +481,8 @@ def report(summaries: list[dict], llm_url: str, daphne_pid: int) -> str:
             else " ovh: only with --llm synthetic."
         )  # fmt: skip
         + "\nstreams: peak concurrent streams at the LLM server. CPU%: of one core, over the"
-        " level (app = daphne,\nload = this script). app MB: daphne's peak RSS during the level."
+        " level (app = daphne, emb = its\nquery-embedding process, load = this script, all ="
+        " the whole machine, 200 = both cores). app MB: daphne's peak RSS."
     )
     for s in summaries:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(s["errors_by_kind"].items())) or "none"
