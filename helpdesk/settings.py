@@ -237,6 +237,9 @@ CHANNEL_LAYERS = {
                     # from package metadata for it (ms of CPU), and every socket that
                     # connects during a burst opens one.
                     "driver_info": None,
+                    # redis-py 8 caps a pool at 100 connections and raises past it: 200
+                    # customers connecting within a second each join a group at once.
+                    "max_connections": 1000,
                 }
             ]
         },
