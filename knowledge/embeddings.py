@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import pickle
+import select
 import struct
 import subprocess
 import sys
@@ -219,8 +220,14 @@ class _Child:
             cwd=Path(__file__).resolve().parent.parent,
         )
 
+    # Long enough for the child to load a large model on first use; a child that is alive
+    # but stuck past it is treated as dead (TimeoutError is an OSError), not waited on.
+    REPLY_TIMEOUT = 120.0
+
     def encode(self, path: str, texts: list[str]) -> list[list[float]]:
         _write(self.proc.stdin, (path, texts))
+        if not select.select([self.proc.stdout], [], [], self.REPLY_TIMEOUT)[0]:
+            raise TimeoutError("the query-embedding process did not reply")
         ok, result = _read(self.proc.stdout)
         if not ok:
             raise result

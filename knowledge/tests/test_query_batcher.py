@@ -2,7 +2,10 @@
 replaced when it dies, and one bad question never stops the ones after it."""
 
 import asyncio
+import contextlib
+import os
 import select
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -117,6 +120,22 @@ def test_a_killed_embedding_process_is_replaced(running_child):
     replacement = embeddings._queries._child
     assert replacement is not None and replacement.proc.pid != running_child.proc.pid
     assert replacement.proc.poll() is None
+
+
+def test_a_stuck_embedding_process_is_replaced_after_its_time_limit(running_child):
+    # Alive but not answering (stopped, deadlocked): waited on no longer than its limit.
+    # (The replacement keeps the default limit: it loads the model on its first reply.)
+    running_child.REPLY_TIMEOUT = 2.0
+    os.kill(running_child.proc.pid, signal.SIGSTOP)
+    try:
+        vector = embeddings.embed_query(QUESTIONS[1])
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # killed as stuck, as it should be
+            os.kill(running_child.proc.pid, signal.SIGCONT)
+
+    assert_same_vector(vector, model_vector(QUESTIONS[1]))
+    assert embeddings._queries._child.proc.pid != running_child.proc.pid
+    assert running_child.proc.poll() is not None  # the stuck one was killed
 
 
 async def test_questions_waiting_when_the_process_is_killed_are_still_answered(running_child):
