@@ -99,8 +99,8 @@ async def _store_question(conversation: Conversation, text: str) -> Message:
     return await _on_db(_question_store)(conversation, text)
 
 
-async def _save(message: Message, **kwargs) -> None:
-    await _on_db(message.save)(**kwargs)
+async def _save(message: Message) -> None:
+    await _on_db(message.save)()
 
 
 async def _load_history(

@@ -187,19 +187,22 @@ class QueryBatcher:
             with _encode_lock:
                 return encoder.encode(texts, **_ENCODE).tolist()
         path = _model_path(model or model_name())
-        for attempt in range(2):
-            if self._child is None:
-                self._child = _Child(settings.EMBEDDING_THREADS)
-            try:
-                return self._child.encode(path, texts)
-            except OSError:
-                # Killed (the OOM killer, an operator): start another, once.
-                self._child.stop()
-                self._child = None
-                logger.warning("The query-embedding process died; starting a new one")
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            return self._in_child(path, texts)
+        except OSError:
+            # Killed (the OOM killer, an operator) or stuck: start another, once.
+            logger.warning("The query-embedding process died; starting a new one")
+            return self._in_child(path, texts)
+
+    def _in_child(self, path: str, texts: list[str]) -> list[list[float]]:
+        if self._child is None:
+            self._child = _Child(settings.EMBEDDING_THREADS)
+        try:
+            return self._child.encode(path, texts)
+        except OSError:
+            self._child.stop()
+            self._child = None
+            raise
 
 
 _ENCODE = {"normalize_embeddings": True, "show_progress_bar": False, "batch_size": 64}
