@@ -17,13 +17,15 @@ import re
 import time
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from chat.models import Message, group_for_session
+from chat.models import group_for_session
 from chat.services import (
+    agent_message_delivered,
     conversation_for_session,
     message_feedback,
     question_answer,
@@ -100,6 +102,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             except (RedisError, OSError):
                 pass  # the group entry expires on its own (channels-redis group_expiry)
 
+    async def dispatch(self, message):
+        # channels' own dispatch first sends close_old_connections to the thread that all
+        # sockets' sync work shares, on every event: under load that hop was an eighth of
+        # the event loop's time (benchmarks/README.md). Nothing here needs it: every ORM
+        # call of the chat runs through database_sync_to_async (chat.services._on_db),
+        # which closes stale connections before and after each call itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     # channels' AsyncConsumer.__call__ stores the channel layer's receive here and awaits
     # it beside the client's; a Redis error from it would end the whole socket. Keep the
     # layer's receive for ourselves and give channels one that waits an outage out.
@@ -150,7 +163,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def send_agent_message(self, message_id: int, text: str, name: str):
         self.shown_agent_messages.add(message_id)
         await self.send_json({"type": "agent", "text": text, "name": name})
-        await Message.objects.filter(pk=message_id).aupdate(delivered=True)
+        await agent_message_delivered(message_id=message_id)
 
     async def receive(self, text_data=None, bytes_data=None):
         # The answer's clock starts here (chat/timings.py: "receive" is everything until

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import redis
 import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
@@ -84,7 +85,8 @@ async def history_from_transcript(*, conversation_id: int, before_id: int) -> li
         role__in=[Message.Role.USER, Message.Role.ASSISTANT],
     ).order_by("-created_at", "-id")[: settings.CHAT_HISTORY_TURNS * 4]
     turns, question, last_at = [], None, None
-    for message in reversed([m async for m in recent]):
+    # database_sync_to_async, not the bare async ORM: see ChatConsumer.dispatch.
+    for message in reversed(await database_sync_to_async(list)(recent)):
         if message.role == Message.Role.USER:
             question = message.text
             continue

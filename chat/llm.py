@@ -10,8 +10,10 @@ for LLM_BREAKER_COOLDOWN seconds, then one request is let through to try the ser
 """
 
 import asyncio
+import itertools
 import json
 import logging
+import os
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -167,17 +169,10 @@ async def _stream_from(url: str, messages: list[dict[str, str]]) -> AsyncIterato
     try:
         async with AsyncExitStack() as stack:
             async with asyncio.timeout(settings.LLM_FIRST_TOKEN_TIMEOUT):
-                response = await stack.enter_async_context(
-                    _client(url).chat.completions.with_streaming_response.create(
-                        model=settings.LLM_MODEL,
-                        messages=messages,
-                        max_tokens=settings.LLM_MAX_TOKENS,
-                        temperature=settings.LLM_TEMPERATURE,
-                        stream=True,
-                    )
-                )
+                response = await _open_stream(_client(url), messages)
             # Leaving the stack closes the response, which tells the server to stop
             # generating tokens nobody reads.
+            stack.push_async_callback(response.aclose)
             deltas = await stack.enter_async_context(aclosing(_sse_deltas(response)))
             timeout = settings.LLM_FIRST_TOKEN_TIMEOUT
             while True:
@@ -213,13 +208,43 @@ async def _stream_from(url: str, messages: list[dict[str, str]]) -> AsyncIterato
             circuit.abandoned()
 
 
+# What the SDK would make a uuid4 for, per request (a getrandom call, which under load
+# waits for the GIL); nobody reads it, as max_retries is 0.
+_request_keys = (f"helpdesk-{os.getpid()}-{n}" for n in itertools.count())
+
+
+async def _open_stream(client: openai.AsyncOpenAI, messages: list[dict[str, str]]):
+    """POST /chat/completions and return the raw streaming response, status checked.
+
+    Through the client's documented `post` rather than `chat.completions.create`: create()
+    first runs the body through the SDK's TypedDict transform, which for a plain dict
+    like this changes nothing and cost about 5% of a busy event loop (benchmarks/README.md).
+    Everything else (base URL, key, timeouts, HTTP errors as openai's) is the SDK's own.
+    """
+    body = {
+        "model": settings.LLM_MODEL,
+        "messages": messages,
+        "max_tokens": settings.LLM_MAX_TOKENS,
+        "temperature": settings.LLM_TEMPERATURE,
+        "stream": True,
+    }
+    return await client.post(
+        "/chat/completions",
+        cast_to=httpx2.Response,
+        body=body,
+        options={"idempotency_key": next(_request_keys)},
+        stream=True,
+        stream_cls=openai.AsyncStream,
+    )
+
+
 async def _sse_deltas(response) -> AsyncIterator[str]:
     """The content deltas of a chat-completion event stream ("" for a chunk without one).
 
     Read as raw lines and json.loads, not through the SDK's Stream: building its pydantic
     chunk objects cost ~130 µs of CPU per token against ~25 µs, and at hundreds of
     streams per process that was the largest cost of all (benchmarks/README.md)."""
-    async for line in response.iter_lines():
+    async for line in response.aiter_lines():
         if not line.startswith("data:"):
             continue  # blank separators, comments, "event:" lines
         data = line[5:].strip()
@@ -246,7 +271,7 @@ def _delta(chunk, data: str) -> str:
 
 
 def warm_up() -> None:
-    """Build a client once at process start and throw it away. The SDK imports its chat
+    """Build a client once at process start and throw it away. The SDK imports its
     resources and anyio its backend lazily, on first use: about a second of CPU that the
     first customers of a new process otherwise wait for, in the event loop."""
     import anyio._backends._asyncio  # noqa: F401
@@ -256,7 +281,7 @@ def warm_up() -> None:
         api_key="warm-up",
         http_client=openai.DefaultAioHttpClient(),
     )
-    client.chat.completions.with_streaming_response.create  # noqa: B018
+    client.models  # noqa: B018 (what health() uses)
 
 
 def circuit_state() -> str:

@@ -42,11 +42,6 @@ FALLBACK_TEXT_NO_SOURCES = (
 )
 
 
-async def conversation_for_session(*, session_key: str) -> Conversation:
-    conversation, _ = await Conversation.objects.aget_or_create(session_key=session_key)
-    return conversation
-
-
 def sources_for(chunks) -> list[dict[str, str]]:
     """One source per article, best match first, linking to the matching section.
 
@@ -78,14 +73,23 @@ _db_threads = ThreadPoolExecutor(
 
 
 def _on_db(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """`fn` on those threads. Every ORM call of the chat goes through here (or another
+    database_sync_to_async), never the bare async ORM: ChatConsumer.dispatch relies on it."""
     return database_sync_to_async(fn, thread_sensitive=False, executor=_db_threads)
+
+
+def _conversation_get(session_key: str) -> Conversation:
+    return Conversation.objects.get_or_create(session_key=session_key)[0]
+
+
+async def conversation_for_session(*, session_key: str) -> Conversation:
+    return await _on_db(_conversation_get)(session_key)
 
 
 def _turn_open(session_key: str) -> tuple[Conversation, EmbeddingIndex | None]:
     """One trip for what every question needs first: its conversation (is a human on
     it?) and the index that answers (whose model embeds the question)."""
-    conversation, _ = Conversation.objects.get_or_create(session_key=session_key)
-    return conversation, serving_index()
+    return _conversation_get(session_key), serving_index()
 
 
 def _question_store(conversation: Conversation, text: str) -> Message:
@@ -117,12 +121,10 @@ async def _load_history(
 
 async def undelivered_agent_messages(*, session_key: str) -> list[Message]:
     """Agent replies written while the customer was away, oldest first."""
-    return [
-        m
-        async for m in Message.objects.filter(
-            conversation__session_key=session_key, role=Message.Role.AGENT, delivered=False
-        ).select_related("author")
-    ]
+    waiting = Message.objects.filter(
+        conversation__session_key=session_key, role=Message.Role.AGENT, delivered=False
+    ).select_related("author")
+    return await _on_db(list)(waiting)
 
 
 async def question_answer(
@@ -282,10 +284,16 @@ async def _refuse_injection(
 
 async def message_feedback(*, session_key: str, message_id: int, value: str) -> bool:
     """Store a thumbs up/down on one of this session's answers. False if not theirs."""
-    updated = await Message.objects.filter(
+    answers = Message.objects.filter(
         pk=message_id, role=Message.Role.ASSISTANT, conversation__session_key=session_key
-    ).aupdate(feedback=value)
-    return bool(updated)
+    )
+    return bool(await _on_db(answers.update)(feedback=value))
+
+
+async def agent_message_delivered(*, message_id: int) -> None:
+    await _on_db(Message.objects.filter(pk=message_id, role=Message.Role.AGENT).update)(
+        delivered=True
+    )
 
 
 async def _fallback(reply: Message, parts: list[str], send: Send, clock: AnswerClock) -> Message:

@@ -58,3 +58,16 @@ async def ask(socket, text: str, timeout: float = 90) -> list[dict]:
 
 def answer_text(messages: list[dict]) -> str:
     return "".join(m["text"] for m in messages if m["type"] == "token")
+
+
+async def delivered_soon(message_id: int, timeout: float = 5.0) -> bool:
+    """Is the agent message marked delivered within `timeout`? The socket marks it after
+    sending it, on the chat's database threads, so a test can read it a moment early."""
+    from chat.models import Message
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (await Message.objects.aget(pk=message_id)).delivered:
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True

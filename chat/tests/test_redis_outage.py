@@ -13,7 +13,7 @@ from django.utils import timezone
 from chat.consumers import LIVE_PAUSED_MESSAGE
 from chat.history import history_from_transcript
 from chat.models import Conversation, Message
-from chat.tests.helpers import chat_socket
+from chat.tests.helpers import chat_socket, delivered_soon
 from helpdesk.degraded import CLOSE_TRY_AGAIN_LATER, DEGRADED_MESSAGE
 from tickets.models import Ticket
 from tickets.services import ticket_escalate, ticket_reply
@@ -130,7 +130,7 @@ async def test_the_customer_hears_when_live_replies_pause_and_gets_them_after(
         "text": "Hi",
         "name": "Sam",
     }
-    assert (await Message.objects.aget(pk=saved.pk)).delivered
+    assert await delivered_soon(saved.pk)
     # And live replies flow again.
     ticket = await Ticket.objects.select_related("conversation").aget(pk=ticket.pk)
     await database_sync_to_async(ticket_reply)(ticket=ticket, agent=agent, text="Still there?")
