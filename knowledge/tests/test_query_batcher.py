@@ -223,3 +223,16 @@ def test_the_in_process_path_gives_the_same_vectors(in_a_child_process):
 
     for got, expected in zip(in_process, from_the_child, strict=True):
         assert_same_vector(got, expected)
+
+
+def test_questions_are_encoded_as_sentence_transformers_encode_would():
+    # Lengths differ, so the batch is padded: the attention mask must keep pads out.
+    texts = [QUESTIONS[0], LONG, "Refund?", *QUESTIONS[5:9]]
+    encoder = embeddings.get_model("")
+    expected = encoder.encode(texts, normalize_embeddings=True)
+
+    got = embeddings.encode_questions(encoder, texts)
+
+    assert len(got) == len(texts)
+    for vector, reference in zip(got, expected, strict=True):
+        assert max(abs(a - b) for a, b in zip(vector, reference, strict=True)) < 1e-5
