@@ -6,8 +6,11 @@ gives them, the way a broken vLLM or a proxy in front of it might; our code is n
 """
 
 import asyncio
+import gc
 import json
 import re
+import sys
+import time
 
 import pytest
 
@@ -34,8 +37,10 @@ class EventServer:
     """Answers every request with `status` and `pieces`, each piece one HTTP chunk (one
     network write), then ends the body, or cuts the connection when `cut`."""
 
-    def __init__(self, pieces: list[str], *, status: int = 200, cut: bool = False):
-        self.pieces, self.status, self.cut = pieces, status, cut
+    def __init__(
+        self, pieces: list[str], *, status: int = 200, cut: bool = False, linger: float = 0
+    ):
+        self.pieces, self.status, self.cut, self.linger = pieces, status, cut, linger
         self.requests: list[dict] = []
         self.url = ""
         self.server: asyncio.Server | None = None
@@ -58,6 +63,7 @@ class EventServer:
             data = piece.encode()
             writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             await writer.drain()
+        await asyncio.sleep(self.linger)  # a server that holds the body open a while
         if self.cut:
             writer.transport.abort()  # a crash: no end of body, no goodbye
             return
@@ -208,6 +214,36 @@ async def test_nothing_after_done_is_read(serve):
     await serve(delta("Open "), DONE, event({"error": {"message": "too late"}}), delta("x"))
 
     assert await read_stream() == (["Open "], None)
+
+
+async def test_a_body_held_open_after_done_does_not_hold_up_the_answer(serve):
+    await serve(delta("Open "), DONE, linger=5)
+
+    started = time.monotonic()
+    assert await read_stream() == (["Open "], None)
+    assert time.monotonic() - started < 2
+
+
+async def test_a_connection_cut_right_after_done_leaves_the_answer_complete(serve):
+    await serve(delta("Open "), delta("Settings"), DONE, cut=True)
+
+    assert await read_stream() == (["Open ", "Settings"], None)
+
+
+async def test_the_line_reader_is_read_to_its_end_not_left_for_the_event_loop_to_close(serve):
+    # An unfinished async generator costs the loop a call_soon_threadsafe and a task when
+    # it is collected; a finished one costs nothing.
+    left_unfinished = []
+    hooks = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(hooks.firstiter, left_unfinished.append)
+    try:
+        await serve(delta("Open "), delta("Settings"), DONE)
+        assert await read_stream() == (["Open ", "Settings"], None)
+        gc.collect()
+    finally:
+        sys.set_asyncgen_hooks(*hooks)
+    names = [agen.__qualname__ for agen in left_unfinished]
+    assert not [name for name in names if name.startswith("Response.")], names
 
 
 async def test_an_event_split_across_network_reads_is_read_whole(serve):
