@@ -1,15 +1,11 @@
-"""The socket's database work runs through database_sync_to_async only, so channels'
-per-event close_old_connections hop (to the thread all sockets share) is skipped, and a
-connection the database dropped is still replaced before the next answer uses it."""
+"""The socket's database work runs through database_sync_to_async only (which closes
+stale connections around each call), so channels' per-event close_old_connections hop, to
+the thread all sockets share, is skipped."""
 
-import psycopg
 import pytest
 from channels import consumer as channels_consumer
-from channels.db import database_sync_to_async
-from django.db import connection
 
 from chat.models import Message
-from chat.services import _on_db
 from chat.tests.helpers import ask, chat_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,24 +29,3 @@ async def test_events_skip_channels_close_old_connections_hop(demo_kb, session_k
     assert received[-1]["type"] == "done"
     assert hops == []
     assert (await Message.objects.aget(pk=message_id)).feedback == "up"
-
-
-def _backend_pid() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
-
-
-def _terminate(pid: int) -> bool:
-    # From a connection of its own: the pool might hand this call the very one it ends.
-    # With a timeout Postgres waits until the backend has exited, as after a restart.
-    with psycopg.connect(**connection.get_connection_params()) as own:
-        return own.execute("SELECT pg_terminate_backend(%s, 5000)", [pid]).fetchone()[0]
-
-
-async def test_a_connection_the_database_dropped_is_replaced_before_the_next_call():
-    # Outside WebsocketCommunicator, which turns channels' closing of connections off.
-    dropped = await _on_db(_backend_pid)()
-    assert await database_sync_to_async(_terminate)(dropped)
-
-    assert await _on_db(_backend_pid)() != dropped
