@@ -24,7 +24,7 @@ from chat.screening import INJECTION_REFUSAL, PROMPT_ECHO, PromptEcho, screen
 from chat.timings import AnswerClock
 from helpdesk import metrics
 from knowledge.models import EmbeddingIndex
-from knowledge.retrieval import aembed_question, retrieval_query, retrieve
+from knowledge.retrieval import QueryEmbedding, aembed_question, retrieval_query, retrieve
 from knowledge.selectors import serving_index
 
 logger = logging.getLogger(__name__)
@@ -127,6 +127,13 @@ async def undelivered_agent_messages(*, session_key: str) -> list[Message]:
     return await _on_db(list)(waiting)
 
 
+# The index that answered this process's last question. The next question's embedding
+# starts with its model while the conversation trip runs, instead of after it; in the
+# rare case that trip finds another index serving (a model switch completed meanwhile),
+# the question is embedded again with the right one.
+_last_index: EmbeddingIndex | None = None
+
+
 async def question_answer(
     *,
     session_key: str,
@@ -136,38 +143,81 @@ async def question_answer(
     previous: str = "",
 ) -> Message:
     """Answer one question. `previous`: the question this socket asked last, if any."""
+    global _last_index
     clock = AnswerClock(received_at)
-    conversation, index = await clock.timed("conversation", _on_db(_turn_open)(session_key))
+    family = screen(text) if settings.CHAT_SCREENING else None
+    # A follow-up is searched with the previous question in front, and the socket knows
+    # what that was: the query is guessed and embedded before the history confirms it.
+    guess = retrieval_query(question=text, history=[{"user": previous}] if previous else [])
+    early_index = None if family else _last_index
+    early = None if early_index is None else _embedding_start(guess, early_index, clock)
+    try:
+        conversation, index = await clock.timed("conversation", _on_db(_turn_open)(session_key))
+    except BaseException:
+        _discard(early)
+        raise
+    if conversation.agent_id or family:
+        _discard(early)
     if conversation.agent_id:
         # A human has the conversation: the message lands on the ticket, the bot is silent.
         question = await _store_question(conversation, text)
         await send({"type": "done", "message_id": None})
         return question
-    family = screen(text) if settings.CHAT_SCREENING else None
     if family:
         # Stored, so the attempt is in the transcript for review; never embedded, never
         # sent to the model, never remembered in the history.
         question = await _store_question(conversation, text)
         return await _refuse_injection(question, family, send, clock)
-    # Independent work overlaps: the question is stored and embedded while Redis returns
-    # the history. A follow-up is searched with the previous question in front, and the
-    # socket knows what that was, so the query is guessed and embedded before the history
-    # confirms it; only a wrong guess (another tab asked since) is embedded again.
-    guess = retrieval_query(question=text, history=[{"user": previous}] if previous else [])
+    _last_index = index
+    if early is None or not _same_index(early_index, index):
+        _discard(early)
+        early = _embedding_start(guess, index, clock)
+    return await _answer(conversation, text, guess, early, send, clock)
+
+
+def _embedding_start(text: str, index: EmbeddingIndex | None, clock: AnswerClock):
+    return asyncio.ensure_future(clock.timed("embedding", _embed(text, index)))
+
+
+async def _embed(text: str, index: EmbeddingIndex | None) -> QueryEmbedding:
+    if index is None:  # nothing embedded yet: nothing to search, nothing to embed for
+        return QueryEmbedding(None, [], text)
+    return await aembed_question(text, index=index)
+
+
+def _same_index(a: EmbeddingIndex | None, b: EmbeddingIndex | None) -> bool:
+    return a is not None and b is not None and (a.pk, a.model_name) == (b.pk, b.model_name)
+
+
+def _discard(early: "asyncio.Future | None") -> None:
+    if early is not None:
+        early.cancel()
+        if early.done() and not early.cancelled():
+            early.exception()  # retrieved: no "exception was never retrieved" warning
+
+
+async def _answer(
+    conversation: Conversation,
+    text: str,
+    guess: str,
+    embedding: "asyncio.Future[QueryEmbedding]",
+    send: Send,
+    clock: AnswerClock,
+) -> Message:
+    # Independent work overlaps: the question is stored, and embedded, while Redis
+    # returns the history. Only a wrong guess (another tab asked since) is embedded again.
     stored = asyncio.ensure_future(
         clock.timed("question_write", _store_question(conversation, text))
     )
-    embedding, history, question = await asyncio.gather(
-        clock.timed("embedding", aembed_question(guess, index=index)),
-        clock.timed("history", _load_history(conversation, stored)),
-        stored,
+    embedded, history, question = await asyncio.gather(
+        embedding, clock.timed("history", _load_history(conversation, stored)), stored
     )
     query = retrieval_query(question=text, history=history)
     if query != guess:
-        embedding = await clock.timed("embedding_followup", aembed_question(query, index=index))
+        embedded = await clock.timed("embedding_followup", _embed(query, embedded.index))
     found = await clock.timed(
         "retrieval",
-        _on_db(retrieve)(question=text, history=history, question_embedding=embedding),
+        _on_db(retrieve)(question=text, history=history, question_embedding=embedded),
     )
     reply = Message(
         conversation=conversation,

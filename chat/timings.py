@@ -5,7 +5,8 @@ Stages, in milliseconds (`Message.timings`, shown in the admin):
 - receive: the frame's arrival to the start of answering (validation, rate limits);
 - conversation: reading the conversation and the serving index (one database trip);
 - history, embedding: the Redis history load and the query's embedding, run side by side
-  (a follow-up's query, previous question + this one, is guessed from the socket);
+  (a follow-up's query, previous question + this one, is guessed from the socket); the
+  embedding starts during the conversation trip, with the last answer's index;
 - question_write: storing the question, overlapping both;
 - embedding_followup: the query embedded again when the guess was wrong;
 - retrieval: the search SQL;

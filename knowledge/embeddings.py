@@ -218,7 +218,6 @@ def encode_questions(encoder, texts: list[str]) -> list[list[float]]:
         return torch.nn.functional.normalize(vectors, dim=1).tolist()
 
 
-
 class _Child:
     """`python -m knowledge.embeddings`: a process that encodes what it is sent.
 

@@ -1,5 +1,7 @@
 """Every answer records where its time went, per stage, on the stored reply."""
 
+import time
+
 import pytest
 
 from chat.models import Message
@@ -93,3 +95,67 @@ async def test_a_follow_up_from_a_new_socket_embeds_its_rewritten_query(demo_kb,
     assert reply.history_turns == 1
     assert reply.timings["embedding_followup"] > 0
     assert received[-2]["type"] == "sources"
+
+
+def _record_embeddings(monkeypatch) -> list[tuple[int | None, bool]]:
+    """(index pk, conversation trip done yet?) for each question embedding started."""
+    from chat import services
+
+    started, trip_done = [], []
+    embed, turn_open = services.aembed_question, services._turn_open
+
+    def recording_turn_open(session_key):
+        time.sleep(0.3)  # a slow trip: whatever overlaps it starts well before its end
+        try:
+            return turn_open(session_key)
+        finally:
+            trip_done.append(True)
+
+    async def recording_embed(text, *, index=None):
+        started.append((index.pk if index else None, bool(trip_done)))
+        return await embed(text, index=index)
+
+    monkeypatch.setattr(services, "_turn_open", recording_turn_open)
+    monkeypatch.setattr(services, "aembed_question", recording_embed)
+    return started
+
+
+async def test_the_question_is_embedded_while_its_conversation_is_read(
+    demo_kb, session_key, monkeypatch
+):
+    from knowledge.selectors import aserving_index
+
+    serving = await aserving_index()
+    socket = chat_socket(session_key)
+    await socket.connect()
+    await ask(socket, "How do I turn on two-factor authentication?")
+    started = _record_embeddings(monkeypatch)
+    received = await ask(socket, "I forgot my password, how do I get back in?")
+    await socket.disconnect()
+
+    # Started with the index that answered last, before the trip confirmed it: once.
+    assert started == [(serving.pk, False)]
+    assert received[-2]["type"] == "sources"
+
+
+async def test_a_question_after_the_serving_index_changed_is_embedded_with_the_new_one(
+    demo_kb, session_key, monkeypatch
+):
+    from chat import services
+    from knowledge.models import EmbeddingIndex
+    from knowledge.selectors import aserving_index
+
+    serving = await aserving_index()
+    # As if this process last answered from an index that has since been replaced.
+    monkeypatch.setattr(
+        services, "_last_index", EmbeddingIndex(pk=serving.pk + 1000, model_name="retired")
+    )
+    started = _record_embeddings(monkeypatch)
+    socket = chat_socket(session_key)
+    await socket.connect()
+    received = await ask(socket, "I forgot my password, how do I get back in?")
+    await socket.disconnect()
+
+    assert started == [(serving.pk + 1000, False), (serving.pk, True)]
+    assert received[-2]["type"] == "sources"
+    assert services._last_index.pk == serving.pk
