@@ -64,6 +64,7 @@ from knowledge.selectors import (  # noqa: E402
     CANDIDATES,
     HYBRID_SQL,
     chunk_search,
+    common_lexemes,
     fulltext_words,
     search,
     serving_index,
@@ -301,8 +302,8 @@ def ef_sweep(vectors: list, truth: list[set], index: EmbeddingIndex) -> dict:
 
 
 # The full-text half of hybrid search, cut out of the product's query so it stays the same:
-# the words Postgres's statistics call too common, the OR query of the rest, its ranking.
-_FULLTEXT = HYBRID_SQL[HYBRID_SQL.index("common AS (") : HYBRID_SQL.index("), fused AS")] + ")"
+# the OR query of the words not too common (read as the product reads them), its ranking.
+_FULLTEXT = HYBRID_SQL[HYBRID_SQL.index("query AS (") : HYBRID_SQL.index("), fused AS")] + ")"
 SPARSE_SQL = "WITH " + _FULLTEXT + " SELECT * FROM sparse"
 MATCHED_SQL = (
     "WITH " + _FULLTEXT.split(", sparse AS (")[0] + " SELECT count(*) FROM knowledge_chunk c, "
@@ -315,7 +316,7 @@ def sparse_only(query: str, index: EmbeddingIndex) -> tuple[int, float]:
     full-text part)."""
     params = {
         "words": fulltext_words(query),
-        "max_matches": settings.RETRIEVAL_SPARSE_MAX_MATCHES,
+        "common": common_lexemes(max_matches=settings.RETRIEVAL_SPARSE_MAX_MATCHES),
         "held_back": Article.Status.FLAGGED.value,
     }
     with connection.cursor() as cursor:

@@ -304,6 +304,9 @@ RETRIEVAL_SPARSE_WEIGHT = envfloat("RETRIEVAL_SPARSE_WEIGHT", 0.3)
 # Full text leaves out a question word found in more chunks than this (Postgres's ANALYZE
 # estimate): it costs ~7 µs per chunk to rank and says little (knowledge/selectors.py).
 RETRIEVAL_SPARSE_MAX_MATCHES = envint("RETRIEVAL_SPARSE_MAX_MATCHES", 1000)
+# How long a process keeps the list of those words before reading Postgres's statistics
+# again (they change when ANALYZE runs; autovacuum runs it as the KB grows).
+RETRIEVAL_COMMON_WORDS_SECONDS = envint("RETRIEVAL_COMMON_WORDS_SECONDS", 300)
 # Below this cosine similarity of the best chunk the bot says it does not know instead of
 # answering; calibrated on knowledge/eval/dev.jsonl with `manage.py eval_retrieval`.
 RETRIEVAL_MIN_SIMILARITY = envfloat("RETRIEVAL_MIN_SIMILARITY", 0.30)

@@ -1,9 +1,11 @@
 """Reads from the knowledge base: the retrieval behind every answer."""
 
 import re
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import prefetch_related_objects
 from django.db.models.functions import Cast
 from pgvector.django import CosineDistance, VectorField
@@ -33,8 +35,7 @@ COMMON_LEXEMES_SQL = """
 # {dims} and {index_id} are integers formatted in, not parameters: the partial HNSW index
 # of each embedding index is on `embedding::vector(dims) WHERE index_id = N`, and the
 # planner only uses it when the query repeats both literally.
-HYBRID_SQL = (
-    """
+HYBRID_SQL = """
 WITH dense AS (
     SELECT c.id, c.embedding::vector({dims}) <=> %(embedding)s AS distance
     FROM knowledge_chunk c JOIN knowledge_article a
@@ -43,14 +44,10 @@ WITH dense AS (
     ORDER BY c.embedding::vector({dims}) <=> %(embedding)s LIMIT {candidates}
 ), dense_ranked AS (
     SELECT id, distance, row_number() OVER (ORDER BY distance) AS rank FROM dense
-), common AS (
-    """
-    + COMMON_LEXEMES_SQL
-    + """
 ), query AS (
     SELECT string_agg(quote_literal(t.lexeme), ' | ')::tsquery AS q
     FROM unnest(to_tsvector('english', %(words)s)) t
-    WHERE t.lexeme NOT IN (SELECT lexeme FROM common)
+    WHERE t.lexeme <> ALL(%(common)s::text[])
 ), sparse AS (
     SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.search_vector, query.q) DESC) AS rank
     FROM knowledge_chunk c JOIN knowledge_article a
@@ -69,7 +66,25 @@ FROM fused f JOIN knowledge_chunk c ON c.id = f.id
 ORDER BY f.score DESC, distance
 LIMIT %(limit)s
 """
-)
+
+
+# (read at, for which cap, the lexemes): see common_lexemes.
+_common: tuple[float, int, list[str]] = (float("-inf"), 0, [])
+
+
+def common_lexemes(*, max_matches: int) -> list[str]:
+    """The lexemes full text leaves out (COMMON_LEXEMES_SQL), read once per process and
+    kept RETRIEVAL_COMMON_WORDS_SECONDS. They change only when ANALYZE runs, and reading
+    pg_stats inside every search cost ~1.7 ms of its planning and execution. A stale list
+    for a while only moves which words count as this KB's stop words."""
+    global _common
+    read_at, cap, lexemes = _common
+    if cap != max_matches or time.monotonic() - read_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
+        with connection.cursor() as cursor:
+            cursor.execute(COMMON_LEXEMES_SQL, {"max_matches": max_matches})
+            lexemes = [lexeme for (lexeme,) in cursor.fetchall()]
+        _common = (time.monotonic(), max_matches, lexemes)
+    return lexemes
 
 
 @dataclass
@@ -145,7 +160,7 @@ def hybrid_search(
             {
                 "embedding": _vector(embedding),
                 "words": terms,
-                "max_matches": settings.RETRIEVAL_SPARSE_MAX_MATCHES,
+                "common": common_lexemes(max_matches=settings.RETRIEVAL_SPARSE_MAX_MATCHES),
                 "limit": limit,
                 "sparse_weight": settings.RETRIEVAL_SPARSE_WEIGHT,
                 "held_back": Article.Status.FLAGGED.value,

@@ -3,6 +3,7 @@ from knowledge.retrieval import retrieval_query, retrieve
 from knowledge.selectors import (
     COMMON_LEXEMES_SQL,
     chunk_search,
+    common_lexemes,
     fulltext_words,
     hybrid_search,
     serving_index,
@@ -66,8 +67,27 @@ def test_full_text_leaves_out_words_that_too_many_chunks_hold(demo_kb, settings)
 
     # A question of only such words gets nothing from full text: it ranks as dense does.
     settings.RETRIEVAL_SPARSE_MAX_MATCHES = 30
+    assert {"tasklan", "workspac"} <= set(common_lexemes(max_matches=30))
     question = "Tasklane workspace plan"
     index, embedding = serving_index(), embed_query(question)
     hybrid = hybrid_search(embedding=embedding, text=question, limit=3, index=index)
     dense = chunk_search(embedding=embedding, limit=3, index=index)
     assert [c.pk for c in hybrid.chunks] == [c.pk for c in dense]
+
+
+def test_the_common_words_are_read_once_per_process_until_they_expire(demo_kb, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from knowledge import selectors
+
+    selectors._common = (float("-inf"), 0, [])
+    with CaptureQueriesContext(connection) as first:
+        assert common_lexemes(max_matches=1000) == []
+    with CaptureQueriesContext(connection) as again:
+        common_lexemes(max_matches=1000)
+    settings.RETRIEVAL_COMMON_WORDS_SECONDS = 0
+    with CaptureQueriesContext(connection) as expired:
+        common_lexemes(max_matches=1000)
+
+    assert (len(first), len(again), len(expired)) == (1, 0, 1)
