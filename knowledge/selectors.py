@@ -68,8 +68,8 @@ LIMIT %(limit)s
 """
 
 
-# (read at, for which cap, the lexemes): see common_lexemes.
-_common: tuple[float, int, list[str]] = (float("-inf"), 0, [])
+# (read at, for which database and cap, the lexemes): see common_lexemes.
+_common: tuple[float, tuple, list[str]] = (float("-inf"), (), [])
 
 
 def common_lexemes(*, max_matches: int) -> list[str]:
@@ -78,12 +78,13 @@ def common_lexemes(*, max_matches: int) -> list[str]:
     pg_stats inside every search cost ~1.7 ms of its planning and execution. A stale list
     for a while only moves which words count as this KB's stop words."""
     global _common
-    read_at, cap, lexemes = _common
-    if cap != max_matches or time.monotonic() - read_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
+    read_at, key, lexemes = _common
+    wanted = (connection.settings_dict["NAME"], max_matches)
+    if key != wanted or time.monotonic() - read_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
         with connection.cursor() as cursor:
             cursor.execute(COMMON_LEXEMES_SQL, {"max_matches": max_matches})
             lexemes = [lexeme for (lexeme,) in cursor.fetchall()]
-        _common = (time.monotonic(), max_matches, lexemes)
+        _common = (time.monotonic(), wanted, lexemes)
     return lexemes
 
 
