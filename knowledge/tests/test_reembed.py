@@ -70,6 +70,9 @@ def test_reembed_switches_models_without_a_moment_where_retrieval_returns_nothin
     out = io.StringIO()
 
     call_command("reembed", timeout=240, stdout=out)
+    # The prober's first question after the switch loads the new model first (seconds on
+    # a busy machine): let it finish one before stopping it, or the switch goes unseen.
+    wait_for(lambda: any(m == new_model for m, _, _ in prober.results), worker, timeout=60)
 
     prober.stop.set()
     prober.join(timeout=30)
