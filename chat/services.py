@@ -156,10 +156,9 @@ async def question_answer(
     except BaseException:
         _discard(early)
         raise
-    if conversation.agent_id or family:
-        _discard(early)
     if conversation.agent_id:
         # A human has the conversation: the message lands on the ticket, the bot is silent.
+        _discard(early)
         question = await _store_question(conversation, text)
         await send({"type": "done", "message_id": None})
         return question
