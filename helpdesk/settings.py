@@ -293,6 +293,11 @@ EMBEDDING_THREADS = envint("EMBEDDING_THREADS", 1)
 # (knowledge/embeddings.py, QueryBatcher). It holds a second copy of the model. Celery
 # workers embed articles in their own processes already.
 EMBEDDING_QUERY_PROCESS = envbool("EMBEDDING_QUERY_PROCESS", not RUNNING_CELERY)
+# Questions run the model's transformer in ONNX Runtime: the same vectors as torch (checked
+# at load), one question in ~5 ms instead of ~12. The graph is exported from the installed
+# model the first time, into EMBEDDING_ONNX_DIR; where that fails, torch answers instead.
+EMBEDDING_ONNX = envbool("EMBEDDING_ONNX", True)
+EMBEDDING_ONNX_DIR = Path(os.environ.get("EMBEDDING_ONNX_DIR") or devstack.VAR_DIR / "onnx")
 RETRIEVAL_TOP_K = envint("RETRIEVAL_TOP_K", 3)
 # "hybrid" (pgvector + Postgres full text, fused by reciprocal rank) or "dense" (pgvector).
 RETRIEVAL_MODE = os.environ.get("RETRIEVAL_MODE", "hybrid")

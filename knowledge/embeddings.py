@@ -3,10 +3,12 @@
 Each model loads once per process (knowledge.indexes.embeddings_warm_up at start, or
 lazily on first use) and is shared by threads. Questions are encoded by one thread of
 their own, in batches (QueryBatcher); async callers await it, so the event loop never
-runs the model.
+runs the model. For questions the model's transformer runs in ONNX Runtime (EMBEDDING_ONNX,
+onnx_session), exported from the installed weights the first time.
 """
 
 import asyncio
+import hashlib
 import logging
 import os
 import pickle
@@ -15,6 +17,7 @@ import struct
 import subprocess
 import sys
 import threading
+import warnings
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -34,6 +37,8 @@ _models: dict = {}
 _reranker = None
 _reranker_failed = False
 _load_lock = threading.Lock()
+# A model's ONNX Runtime session for questions, or None where it could not be made.
+_sessions: dict = {}
 # torch releases the GIL while encoding; one encode at a time keeps 2 cores from thrashing.
 _encode_lock = threading.Lock()
 
@@ -185,7 +190,7 @@ class QueryBatcher:
         encoder = get_model(model)  # loaded here too: a missing model fails clearly
         if not settings.EMBEDDING_QUERY_PROCESS:
             with _encode_lock:
-                return encode_questions(encoder, texts)
+                return encode_questions(encoder, texts, session=_session(model, encoder))
         path = _model_path(model or model_name())
         try:
             return self._in_child(path, texts)
@@ -196,7 +201,7 @@ class QueryBatcher:
 
     def _in_child(self, path: str, texts: list[str]) -> list[list[float]]:
         if self._child is None:
-            self._child = _Child(settings.EMBEDDING_THREADS)
+            self._child = _Child(settings.EMBEDDING_THREADS, _onnx_dir())
         try:
             return self._child.encode(path, texts)
         except OSError:
@@ -205,17 +210,144 @@ class QueryBatcher:
             raise
 
 
-def encode_questions(encoder, texts: list[str]) -> list[list[float]]:
+def encode_questions(encoder, texts: list[str], *, session=None) -> list[list[float]]:
     """What `encoder.encode(texts, normalize_embeddings=True)` returns, for a handful of
     short questions: the model's own modules (its tokenizer, pooling and normalisation)
     run once over the batch, without encode()'s per-call bookkeeping (sorting by length,
     sub-batches, progress, numpy). One question: 10.5 ms against 13; the same vectors to
-    1e-8 (knowledge/tests/test_query_batcher.py)."""
+    1e-8 (knowledge/tests/test_query_batcher.py).
+
+    With an onnx_session the transformer, nearly all of the work, runs there instead:
+    one call that gives up the GIL once, where torch's ~100 calls each give it up and must
+    win it back (benchmarks/README.md, "Fourth round")."""
     import torch
 
+    features = encoder.preprocess(texts)
     with torch.inference_mode():
-        vectors = encoder.forward(encoder.preprocess(texts))["sentence_embedding"]
+        if session is None:
+            features = encoder.forward(features)
+        else:
+            transformer, *rest = encoder.children()
+            inputs = {i.name: features[i.name].numpy() for i in session.get_inputs()}
+            features[transformer.module_output_name] = torch.from_numpy(
+                session.run(None, inputs)[0]
+            )
+            for module in rest:  # pooling, normalisation: a few small tensor operations
+                features = module(features)
+        vectors = features["sentence_embedding"]
         return torch.nn.functional.normalize(vectors, dim=1).tolist()
+
+
+def _onnx_dir() -> str:
+    return str(settings.EMBEDDING_ONNX_DIR) if settings.EMBEDDING_ONNX else ""
+
+
+def _session(model: str, encoder):
+    name = model or model_name()
+    if name not in _sessions:
+        _sessions[name] = onnx_session(
+            encoder, cache_dir=_onnx_dir(), threads=settings.EMBEDDING_THREADS
+        )
+    return _sessions[name]
+
+
+# A trial batch of two lengths: the export traces it, and the session must match torch on it.
+_TRIAL = ["How do I reset my password?", "Why was my card declined twice this month?"]
+
+
+def onnx_session(encoder, *, cache_dir: str, threads: int = 1):
+    """An ONNX Runtime session running `encoder`'s transformer, or None (questions then
+    go through torch, with the same vectors).
+
+    The graph is exported from the loaded model itself, never fetched: once per set of
+    weights and library versions, into cache_dir, and checked against torch on a trial
+    batch before it is used. A file that fails the check is exported again, once."""
+    if not cache_dir:
+        return None
+    try:
+        import onnxruntime
+
+        target = Path(cache_dir) / f"{_fingerprint(encoder)}.onnx"
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        for _ in range(2):
+            if not target.exists():
+                _export(encoder, target)
+            try:
+                session = onnxruntime.InferenceSession(str(target), options)
+            except Exception:  # a damaged file: made again below
+                session = None
+            if session is not None and _matches_torch(encoder, session):
+                return session
+            target.unlink()
+        raise ValueError(f"the exported graph does not give torch's vectors ({target})")
+    except Exception as exc:  # never a reason to stop: torch gives the same vectors
+        logger.warning("Questions are embedded with torch, not ONNX Runtime: %s", exc)
+        return None
+
+
+def _fingerprint(encoder) -> str:
+    """Names the export after what it was made from: the architecture, the weights (a
+    checksum of each tensor) and the exporting libraries' versions."""
+    import torch
+    import transformers
+
+    transformer = next(encoder.children())
+    digest = hashlib.sha256(
+        f"{torch.__version__} {transformers.__version__} "
+        f"{transformer.auto_model.config.to_json_string()}".encode()
+    )
+    with torch.inference_mode():
+        for name, tensor in transformer.auto_model.state_dict().items():
+            digest.update(
+                f"{name} {tuple(tensor.shape)} {tensor.double().sum().item():.17g}".encode()
+            )
+    return digest.hexdigest()[:24]
+
+
+def _export(encoder, target: Path) -> None:
+    import torch
+
+    transformer = next(encoder.children())
+    text = transformer.modality_config.get("text", {})
+    if (text.get("method"), text.get("method_output_name")) != ("forward", "last_hidden_state"):
+        raise ValueError(f"{type(transformer).__name__} is not a plain text encoder")
+    features = encoder.preprocess(_TRIAL)
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in features]
+
+    class Hidden(torch.nn.Module):  # positional inputs in, the last hidden state out
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs):
+            return self.model(**dict(zip(names, inputs, strict=True)))[0]
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{os.getpid()}.partial")  # other processes may export too
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on the model's Python branches
+        torch.onnx.export(
+            Hidden(transformer.auto_model).eval(),
+            tuple(features[n] for n in names),
+            str(partial),
+            input_names=names,
+            output_names=["hidden"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]},
+            opset_version=17,
+            dynamo=False,
+        )
+    os.replace(partial, target)
+    logger.info("Exported the embedding model to ONNX (%s)", target.name)
+
+
+def _matches_torch(encoder, session) -> bool:
+    import numpy
+
+    expected = numpy.array(encode_questions(encoder, _TRIAL))
+    got = numpy.array(encode_questions(encoder, _TRIAL, session=session))
+    return bool(numpy.abs(expected - got).max() < 1e-5)
 
 
 class _Child:
@@ -225,9 +357,9 @@ class _Child:
     re-imports the parent's main script in the child (a benchmark's or manage.py's),
     and fork would copy a process with torch's threads running."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, onnx_dir: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "knowledge.embeddings", str(threads)],
+            [sys.executable, "-m", "knowledge.embeddings", str(threads), onnx_dir],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=Path(__file__).resolve().parent.parent,
@@ -268,7 +400,7 @@ def _read(stream):
     return pickle.loads(data)
 
 
-def _child_main(threads: int) -> None:
+def _child_main(threads: int, onnx_dir: str) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -285,8 +417,10 @@ def _child_main(threads: int) -> None:
             return  # the parent is gone
         try:
             if path not in models:
-                models[path] = SentenceTransformer(path, device="cpu")
-            reply = (True, encode_questions(models[path], texts))
+                encoder = SentenceTransformer(path, device="cpu")
+                models[path] = (encoder, onnx_session(encoder, cache_dir=onnx_dir, threads=threads))
+            encoder, session = models[path]
+            reply = (True, encode_questions(encoder, texts, session=session))
         except Exception as exc:  # sent back, raised in the caller
             reply = (False, exc)
         _write(replies, reply)
@@ -336,4 +470,5 @@ def rerank(query: str, texts: list[str]) -> list[float] | None:
 
 
 if __name__ == "__main__":
-    _child_main(int(sys.argv[1]))
+    logging.basicConfig(level=logging.WARNING)  # a failed export is said on stderr
+    _child_main(int(sys.argv[1]), sys.argv[2])

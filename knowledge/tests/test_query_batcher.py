@@ -152,7 +152,7 @@ async def test_questions_waiting_when_the_process_is_killed_are_still_answered(r
 
 
 def test_a_process_killed_halfway_through_a_reply_reads_as_a_dead_process():
-    child = embeddings._Child(1)
+    child = embeddings._Child(1, embeddings._onnx_dir())
     try:
         path = embeddings._model_path(embeddings.DEFAULT_MODEL)
         # 64 vectors pickle to ~220 KB: the child blocks writing once the pipe is full.
