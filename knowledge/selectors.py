@@ -6,9 +6,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import prefetch_related_objects
-from django.db.models.functions import Cast
-from pgvector.django import CosineDistance, VectorField
 
 from knowledge.models import Article, Chunk, EmbeddingIndex
 
@@ -32,9 +29,26 @@ COMMON_LEXEMES_SQL = """
           > %(max_matches)s
 """
 
+# What an answer reads of a chunk and its article, fetched in the search's own query: not
+# the vector, the tsvector or the article's body. At 100k chunks fetching all of them, and
+# the articles in a second query, was ~4 of the dense search's ~10 ms (benchmarks/README.md,
+# "Fourth round"). Any other field still loads if asked for (a deferred field).
+CHUNK_COLUMNS = "c.id, c.article_id, c.index_id, c.position, c.heading, c.anchor, c.text"
+# In the model's field order, which Model.from_db expects.
+ARTICLE_FIELDS = ("id", "title", "slug", "source_url", "status", "published")
+SEARCH_COLUMNS = CHUNK_COLUMNS + "".join(f", a.{name} AS a_{name}" for name in ARTICLE_FIELDS)
+
 # {dims} and {index_id} are integers formatted in, not parameters: the partial HNSW index
 # of each embedding index is on `embedding::vector(dims) WHERE index_id = N`, and the
 # planner only uses it when the query repeats both literally.
+DENSE_SQL = """
+SELECT {columns}, c.embedding::vector({dims}) <=> %(embedding)s AS distance
+FROM knowledge_chunk c JOIN knowledge_article a
+    ON a.id = c.article_id AND a.published AND a.status <> %(held_back)s
+WHERE c.index_id = {index_id}
+ORDER BY c.embedding::vector({dims}) <=> %(embedding)s LIMIT %(limit)s
+"""
+
 HYBRID_SQL = """
 WITH dense AS (
     SELECT c.id, c.embedding::vector({dims}) <=> %(embedding)s AS distance
@@ -60,9 +74,9 @@ WITH dense AS (
           UNION ALL SELECT id, rank, %(sparse_weight)s AS weight FROM sparse) ranks
     GROUP BY id
 )
-SELECT c.*, f.score, c.embedding::vector({dims}) <=> %(embedding)s AS distance,
+SELECT {columns}, f.score, c.embedding::vector({dims}) <=> %(embedding)s AS distance,
        (SELECT min(distance) FROM dense) AS best_distance
-FROM fused f JOIN knowledge_chunk c ON c.id = f.id
+FROM fused f JOIN knowledge_chunk c ON c.id = f.id JOIN knowledge_article a ON a.id = c.article_id
 ORDER BY f.score DESC, distance
 LIMIT %(limit)s
 """
@@ -122,14 +136,24 @@ def chunk_search(*, embedding: list[float], limit: int, index: EmbeddingIndex) -
     There is deliberately no filter on the other statuses: while an edited article is
     re-embedded its old chunks keep answering, swapped in one transaction.
     """
-    vector = Cast("embedding", VectorField(dimensions=index.dimensions))
-    return list(
-        Chunk.objects.filter(article__published=True, index=index)
-        .exclude(article__status=Article.Status.FLAGGED)
-        .select_related("article")
-        .annotate(distance=CosineDistance(vector, embedding))
-        .order_by("distance")[:limit]
+    sql = DENSE_SQL.format(
+        columns=SEARCH_COLUMNS, dims=int(index.dimensions), index_id=int(index.pk)
     )
+    params = {
+        "embedding": _vector(embedding),
+        "limit": limit,
+        "held_back": Article.Status.FLAGGED.value,
+    }
+    return _with_articles(Chunk.objects.raw(sql, params))
+
+
+def _with_articles(rows) -> list[Chunk]:
+    """The chunks of a search's rows, each with its article built from the same row."""
+    chunks = list(rows)
+    for chunk in chunks:
+        values = [getattr(chunk, f"a_{name}") for name in ARTICLE_FIELDS]
+        chunk.article = Article.from_db(rows.db, ARTICLE_FIELDS, values)
+    return chunks
 
 
 def fulltext_words(text: str) -> str:
@@ -153,9 +177,13 @@ def hybrid_search(
     if not terms:  # nothing for full text to match: the vector side alone
         return search(embedding=embedding, text=text, limit=limit, mode="dense", index=index)
     sql = HYBRID_SQL.format(
-        dims=int(index.dimensions), index_id=int(index.pk), candidates=CANDIDATES, rrf_k=RRF_K
+        columns=SEARCH_COLUMNS,
+        dims=int(index.dimensions),
+        index_id=int(index.pk),
+        candidates=CANDIDATES,
+        rrf_k=RRF_K,
     )
-    chunks = list(
+    chunks = _with_articles(
         Chunk.objects.raw(
             sql,
             {
@@ -168,7 +196,6 @@ def hybrid_search(
             },
         )
     )
-    prefetch_related_objects(chunks, "article")
     best = 1 - chunks[0].best_distance if chunks else 0.0
     return SearchResult(chunks, best)
 
