@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from knowledge import embeddings
-from knowledge.tests.test_query_batcher import QUESTIONS, assert_same_vector
+from knowledge.tests.test_query_batcher import LONG, QUESTIONS, assert_same_vector
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +31,11 @@ def fresh_sessions(settings):
 def test_it_gives_torchs_vectors_for_questions_of_different_lengths_in_one_batch(export_dir):
     encoder = embeddings.get_model()
     session = embeddings.onnx_session(encoder, cache_dir=str(export_dir))
-    # One batch pads every question to the longest: the graph must honour the mask.
-    got = embeddings.encode_questions(encoder, QUESTIONS + ["refund"], session=session)
-    expected = encoder.encode(QUESTIONS + ["refund"], normalize_embeddings=True)
+    # One batch pads every question to the longest (here one cut at the model's maximum
+    # length): the graph must honour the mask and take any length it was not traced with.
+    texts = [*QUESTIONS, "refund", LONG * 3]
+    got = embeddings.encode_questions(encoder, texts, session=session)
+    expected = encoder.encode(texts, normalize_embeddings=True)
     for vector, reference in zip(got, expected, strict=True):
         assert_same_vector(vector, reference.tolist())
 
