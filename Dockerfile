@@ -58,4 +58,5 @@ EXPOSE 8000
 # The WebSocket size limits are settings.WEBSOCKET_MAX_MESSAGE_BYTES' default (64 KiB).
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", \
      "--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536", \
+     "--websocket_connect_timeout", "30", \
      "helpdesk.asgi:application"]

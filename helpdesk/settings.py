@@ -337,6 +337,11 @@ CHAT_SCREENING = envbool("CHAT_SCREENING", True)
 # daphne drops the connection of a socket whose frame announces more, before buffering it.
 # 64 KiB is above any acceptable question: 2,000 characters JSON-escaped are at most ~24 KB.
 WEBSOCKET_MAX_MESSAGE_BYTES = envint("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024)
+# How long daphne lets a WebSocket handshake wait for the app, in seconds. Its default, 5,
+# resets the connection of a customer who arrives in a burst that takes longer (42 of 600
+# questions lost at 200 customers joining within 1 s, benchmarks/load.py); their page then
+# reconnects into the same queue. Waiting their turn is kinder.
+WEBSOCKET_CONNECT_TIMEOUT = envint("WEBSOCKET_CONNECT_TIMEOUT", 30)
 # What the bot says when the knowledge base has nothing good enough to answer from.
 REFUSAL_TEXT = os.environ.get(
     "REFUSAL_TEXT",

@@ -311,6 +311,11 @@ def _size_limits(args: list[str]) -> dict[str, int]:
     return {flag: int(args[args.index(flag) + 1]) for flag in flags if flag in args}
 
 
+def _connect_timeout(args: list[str]) -> int | None:
+    flag = "--websocket_connect_timeout"
+    return int(args[args.index(flag) + 1]) if flag in args else None
+
+
 def test_daphne_caps_websocket_messages_as_make_run_does(services):
     """The size limits of the production daphne (compose's web and the image's CMD) are the
     ones `make run` passes from WEBSOCKET_MAX_MESSAGE_BYTES."""
@@ -321,6 +326,16 @@ def test_daphne_caps_websocket_messages_as_make_run_does(services):
     assert _size_limits(command_args(services["web"])) == expected
     cmd = next(line for line in dockerfile_instructions() if line.startswith("CMD "))
     assert _size_limits(json.loads(cmd.removeprefix("CMD "))) == expected
+
+
+def test_daphne_waits_for_a_handshake_as_long_as_make_run_does(services):
+    from helpdesk.management.commands.run import daphne_command
+
+    expected = settings.WEBSOCKET_CONNECT_TIMEOUT
+    assert _connect_timeout(daphne_command("127.0.0.1", 8000)) == expected
+    assert _connect_timeout(command_args(services["web"])) == expected
+    cmd = next(line for line in dockerfile_instructions() if line.startswith("CMD "))
+    assert _connect_timeout(json.loads(cmd.removeprefix("CMD "))) == expected
 
 
 @pytest.mark.parametrize("secret", sorted(SECRETS))

@@ -101,11 +101,12 @@ class Command(BaseCommand):
 
 def daphne_command(host: str, port: int) -> list[str]:
     """daphne as `make run`, the tests and the benchmarks start it (the Dockerfile and
-    docker-compose.yml pass the same size limits)."""
+    docker-compose.yml pass the same size limits and handshake timeout)."""
     # daphne's default takes messages of up to 1 MiB from anyone who opens a socket.
     size = str(settings.WEBSOCKET_MAX_MESSAGE_BYTES)
     return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
             "--websocket-max-message-size", size, "--websocket-max-frame-size", size,
+            "--websocket_connect_timeout", str(settings.WEBSOCKET_CONNECT_TIMEOUT),
             "helpdesk.asgi:application"]  # fmt: skip
 
 
