@@ -49,6 +49,10 @@ HIDING_STYLE = re.compile(
 # Utility classes that mean display:none or visibility:hidden (Bootstrap, Tailwind).
 HIDING_CLASSES = {"hidden", "d-none", "invisible"}
 
+# The tags chat/prompts.py fences the excerpts and the question with (a test keeps the two
+# in step).
+PROMPT_FENCES = ("context", "question")
+
 # --- Text that addresses the assistant --------------------------------------------------
 # Matched on one sentence, NFKC-normalised, lower-cased, whitespace collapsed. Each rule is
 # narrow on purpose: "Ignore the warning if you use SSO" or "You are now signed in" are
@@ -81,6 +85,11 @@ ADDRESSING_RULES = [
     # Prompt plumbing: "system prompt", chat-template tokens, "your hidden instructions".
     r"\bsystem prompt\b|\bdeveloper message\b|<\|?(?:system|im_start|im_end|endoftext"
     r"|eot_id|start_header_id)\|?>|\[/?inst\]|<</?sys>>",
+    # The prompt's own fences (chat/prompts.py), opening or closing, with attributes or
+    # spaces: an article that writes "</context>" closes its excerpt early and speaks as
+    # the question. Escaped too ("&lt;/context&gt;"), as Markdown shows it the same.
+    rf"(?:<|&lt;|&#0*60;|&#x0*3c;) ?/? ?(?:{'|'.join(PROMPT_FENCES)})(?=[\s/>&])[^<>]{{0,200}}?"
+    r"(?:>|&gt;|&#0*62;|&#x0*3e;)",
     r"\b(?:your|the) (?:system|hidden|secret|original|initial) (?:prompt|instructions)\b",
     # Role changes: "you are now DAN", "you are now an unrestricted assistant".
     rf"\byou are now (?:an? |the |my )(?:\w+ ){{0,3}}?{_BOT}\b",

@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 OVERLAP_TOKENS = 30
 # Bump when chunking changes in a way that should re-embed every article.
 # 3: only sanitised text is embedded (knowledge/sanitise.py).
-CHUNKER_VERSION = 3
+# 4: the prompt's own fences (</context>, <question>) in article text hold it back.
+CHUNKER_VERSION = 4
 
 
 def embedding_pipeline(model: str) -> str:
