@@ -48,6 +48,16 @@ def _closed_breakers():
     llm.breakers.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_calibration():
+    # What a process caches about a KB (its refusal threshold, its size) is per database and
+    # index; a test's KB is not the next one's, even where their ids repeat.
+    from knowledge import calibration, selectors
+
+    calibration._thresholds.clear()
+    selectors._sizes.clear()
+
+
 def _demo_articles() -> list[tuple[dict, list]]:
     from knowledge.extract import extract
     from knowledge.models import Article

@@ -9,23 +9,11 @@ that the data can be reused.
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection
 
+from helpdesk.databases import use_database
 
-def use_database(name: str) -> None:
-    """Create `name` if it is missing, point the default connection at it, and migrate."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    if connection.pool is not None:
-        connection.close_pool()  # a pool keeps connecting to the database it was made for
-    # What Django's test runner does to switch to the test database.
-    settings.DATABASES["default"]["NAME"] = name
-    connection.settings_dict["NAME"] = name
-    call_command("migrate", interactive=False, verbosity=0)
+__all__ = ["database_url", "describe", "description", "use_database"]
 
 
 def database_url() -> str:

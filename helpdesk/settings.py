@@ -39,7 +39,7 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
 
 
-def envfloat(name: str, default: float) -> float:
+def envfloat(name: str, default: float | None) -> float | None:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
@@ -299,25 +299,28 @@ EMBEDDING_QUERY_PROCESS = envbool("EMBEDDING_QUERY_PROCESS", not RUNNING_CELERY)
 EMBEDDING_ONNX = envbool("EMBEDDING_ONNX", True)
 EMBEDDING_ONNX_DIR = Path(os.environ.get("EMBEDDING_ONNX_DIR") or devstack.VAR_DIR / "onnx")
 RETRIEVAL_TOP_K = envint("RETRIEVAL_TOP_K", 3)
-# "hybrid" (pgvector + Postgres full text, fused by reciprocal rank) or "dense" (pgvector).
+# "hybrid" (pgvector's nearest chunks, reordered with a BM25 score of the question's words)
+# or "dense" (pgvector alone). See docs/decisions/0002-retrieval-that-transfers.md.
 RETRIEVAL_MODE = os.environ.get("RETRIEVAL_MODE", "hybrid")
 if RETRIEVAL_MODE not in ("hybrid", "dense"):
     raise ImproperlyConfigured(f"RETRIEVAL_MODE must be hybrid or dense, not {RETRIEVAL_MODE!r}")
-# How much a full-text rank counts against a vector rank in the fusion (1 = equal).
-# 0.3 is tuned on the dev set: at 1.0, OR-matches on common words ("account") add noise.
+# What the full-text (BM25) score adds to a chunk's cosine similarity, per unit of the
+# question's total word weight. Small on purpose: it breaks near-ties, never outvotes meaning.
 RETRIEVAL_SPARSE_WEIGHT = envfloat("RETRIEVAL_SPARSE_WEIGHT", 0.3)
 # Full text leaves out a question word found in more chunks than this (Postgres's ANALYZE
-# estimate): it costs ~7 µs per chunk to rank and says little (knowledge/selectors.py).
+# estimate): counting its chunks is slow and says little (knowledge/selectors.py).
 RETRIEVAL_SPARSE_MAX_MATCHES = envint("RETRIEVAL_SPARSE_MAX_MATCHES", 1000)
-# How long a process keeps the list of those words before reading Postgres's statistics
-# again (they change when ANALYZE runs; autovacuum runs it as the KB grows).
+# How long a process keeps what it read about the KB (its common words, its size, and the
+# refusal threshold derived from it) before reading it again.
 RETRIEVAL_COMMON_WORDS_SECONDS = envint("RETRIEVAL_COMMON_WORDS_SECONDS", 300)
 # Below this cosine similarity of the best chunk the bot says it does not know instead of
-# answering; calibrated on knowledge/eval/dev.jsonl with `manage.py eval_retrieval`.
-RETRIEVAL_MIN_SIMILARITY = envfloat("RETRIEVAL_MIN_SIMILARITY", 0.30)
+# answering. Unset (the default): derived for each index from its own KB and model
+# (knowledge/calibration.py), since a number tuned for one model or KB does not transfer.
+RETRIEVAL_MIN_SIMILARITY = envfloat("RETRIEVAL_MIN_SIMILARITY", None)
 # Rewrite a follow-up ("and how do I undo that?") with the previous question for retrieval.
 RETRIEVAL_FOLLOWUP_REWRITE = envbool("RETRIEVAL_FOLLOWUP_REWRITE", True)
-# Optional cross-encoder (sentence-transformers CrossEncoder) to rerank candidates.
+# Optional cross-encoder (sentence-transformers CrossEncoder, available offline). When set,
+# customers' answers rerank the retrieval mode's candidates with it.
 RERANK_MODEL = os.environ.get("RERANK_MODEL", "")
 # Measured with the embedding model's own tokenizer; MiniLM reads at most 256 tokens.
 CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)

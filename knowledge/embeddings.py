@@ -114,6 +114,12 @@ def embed_query(text: str, *, model: str = "") -> list[float]:
     return _queries.submit(_query_text(text, model), model).result()
 
 
+def embed_queries(texts: list[str], *, model: str = "") -> list[list[float]]:
+    """Several questions' vectors, submitted together so the batcher encodes them at once."""
+    futures = [_queries.submit(_query_text(text, model), model) for text in texts]
+    return [future.result() for future in futures]
+
+
 async def aembed_query(text: str, *, model: str = "") -> list[float]:
     """The same, awaited: the event loop never runs the model."""
     return await asyncio.wrap_future(_queries.submit(_query_text(text, model), model))

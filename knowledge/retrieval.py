@@ -7,12 +7,18 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from knowledge import embeddings
+from knowledge import calibration, embeddings
 from knowledge.models import EmbeddingIndex
 from knowledge.selectors import CANDIDATES, SearchResult, aserving_index, search, serving_index
 
 logger = logging.getLogger(__name__)
 MODES = ("dense", "hybrid", "hybrid+rerank")
+RERANK = "+rerank"
+
+
+def default_mode() -> str:
+    """What customers' answers use: RETRIEVAL_MODE, reranked when a cross-encoder is set."""
+    return settings.RETRIEVAL_MODE + (RERANK if settings.RERANK_MODEL else "")
 
 
 @dataclass
@@ -37,12 +43,18 @@ async def aembed_question(text: str, *, index: EmbeddingIndex | None = None) -> 
     return QueryEmbedding(index, await embeddings.aembed_query(text, model=model), text)
 
 
+def min_similarity(index: EmbeddingIndex | None = None) -> float:
+    """The refusal threshold of `index` (the serving one by default)."""
+    return calibration.min_similarity(index if index is not None else serving_index())
+
+
 @dataclass
 class Retrieval:
     query: str
     chunks: list
     best_similarity: float
     refused: bool
+    reranked: bool = False
 
 
 def retrieval_query(*, question: str, history: list[dict], rewrite: bool | None = None) -> str:
@@ -65,7 +77,7 @@ def retrieve(
     question_embedding: QueryEmbedding | None = None,
     rewrite: bool | None = None,
 ) -> Retrieval:
-    mode = mode or settings.RETRIEVAL_MODE
+    mode = mode or default_mode()
     limit = limit or settings.RETRIEVAL_TOP_K
     query = retrieval_query(question=question, history=history, rewrite=rewrite)
     embedded = question_embedding
@@ -75,22 +87,37 @@ def retrieve(
         index = embedded.index if embedded else serving_index()
         embedded = embed_question(query, index=index)
     index, embedding = embedded.index, embedded.vector
-    if mode == "hybrid+rerank":
-        result = _reranked(query, embedding, limit, index)
+    base, reranked = mode.removesuffix(RERANK), mode.endswith(RERANK)
+    if reranked:
+        result = _reranked(query, embedding, limit, index, base)
     else:
-        result = search(embedding=embedding, text=query, limit=limit, mode=mode, index=index)
-    refused = result.best_similarity < settings.RETRIEVAL_MIN_SIMILARITY
-    return Retrieval(query, result.chunks, result.best_similarity, refused)
+        result = search(embedding=embedding, text=query, limit=limit, mode=base, index=index)
+    refused = result.best_similarity < calibration.min_similarity(index) or _off_topic(
+        question, query, embedded, result.best_similarity
+    )
+    return Retrieval(query, result.chunks, result.best_similarity, refused, reranked)
+
+
+def _off_topic(question: str, query: str, embedded: QueryEmbedding, best: float) -> bool:
+    """Judged on the question alone: a follow-up borrows the previous question's words to
+    find its article, but an unrelated question must not borrow its evidence too."""
+    if embedded.index is None:
+        return False
+    model = embedded.index.model_name
+    if query != question:
+        alone = embed_question(question, index=embedded.index)
+        embedded, best = alone, calibration.nearest_similarity(alone.vector, alone.index)
+    return calibration.off_topic(embedded.vector, best_similarity=best, model=model)
 
 
 def _reranked(
-    query: str, embedding: list[float], limit: int, index: EmbeddingIndex | None
+    query: str, embedding: list[float], limit: int, index: EmbeddingIndex | None, mode: str
 ) -> SearchResult:
     pool = search(
         embedding=embedding,
         text=query,
         limit=min(CANDIDATES, 4 * limit),
-        mode="hybrid",
+        mode=mode,
         index=index,
     )
     scores = embeddings.rerank(query, [c.embedding_text() for c in pool.chunks])

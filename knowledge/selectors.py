@@ -9,11 +9,12 @@ from django.db import connection
 
 from knowledge.models import Article, Chunk, EmbeddingIndex
 
-# Reciprocal rank fusion's constant: 60 is the value from Cormack et al. (2009) and what
-# most hybrid-search engines ship; it damps the weight of the very first ranks.
-RRF_K = 60
-# How many candidates each retriever contributes to the fusion.
+# How many of the nearest chunks the full-text score may reorder.
 CANDIDATES = 40
+# BM25's usual constants (Robertson & Zaragoza): term-frequency saturation and how much a
+# long chunk's length discounts its matches.
+BM25_K1 = 1.2
+BM25_B = 0.75
 WORD = re.compile(r"[a-z0-9]+")
 
 # The words full text leaves out: those Postgres's statistics (ANALYZE) find in more than
@@ -49,36 +50,48 @@ WHERE c.index_id = {index_id}
 ORDER BY c.embedding::vector({dims}) <=> %(embedding)s LIMIT %(limit)s
 """
 
+# Hybrid: the dense candidates, each scored by its cosine similarity plus a BM25 score of
+# the question's words (weighted by how rare each word is in this index), divided by the
+# question's total word weight so that a score means the same for short and long questions.
+# Why not reciprocal rank fusion of two lists: a rank says nothing of how well a chunk
+# matched, so a chunk that shares one common word with the question could outvote the
+# nearest chunk by meaning (docs/decisions/0002-retrieval-that-transfers.md).
 HYBRID_SQL = """
 WITH dense AS (
-    SELECT c.id, c.embedding::vector({dims}) <=> %(embedding)s AS distance
+    SELECT c.id, c.search_vector, c.embedding::vector({dims}) <=> %(embedding)s AS distance
     FROM knowledge_chunk c JOIN knowledge_article a
         ON a.id = c.article_id AND a.published AND a.status <> %(held_back)s
     WHERE c.index_id = {index_id}
     ORDER BY c.embedding::vector({dims}) <=> %(embedding)s LIMIT {candidates}
-), dense_ranked AS (
-    SELECT id, distance, row_number() OVER (ORDER BY distance) AS rank FROM dense
-), query AS (
-    SELECT string_agg(quote_literal(t.lexeme), ' | ')::tsquery AS q
+), terms AS (
+    SELECT t.lexeme, ln(1 + (%(chunks)s - df.n + 0.5) / (df.n + 0.5)) AS idf
     FROM unnest(to_tsvector('english', %(words)s)) t
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM knowledge_chunk c
+        WHERE c.index_id = {index_id} AND c.search_vector @@ quote_literal(t.lexeme)::tsquery
+    ) df
     WHERE t.lexeme <> ALL(%(common)s::text[])
-), sparse AS (
-    SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.search_vector, query.q) DESC) AS rank
-    FROM knowledge_chunk c JOIN knowledge_article a
-        ON a.id = c.article_id AND a.published AND a.status <> %(held_back)s, query
-    WHERE c.index_id = {index_id} AND c.search_vector @@ query.q
-    ORDER BY ts_rank_cd(c.search_vector, query.q) DESC LIMIT {candidates}
-), fused AS (
-    SELECT id, SUM(weight / ({rrf_k} + rank)) AS score
-    FROM (SELECT id, rank, 1.0 AS weight FROM dense_ranked
-          UNION ALL SELECT id, rank, %(sparse_weight)s AS weight FROM sparse) ranks
-    GROUP BY id
+), lexical AS (
+    SELECT d.id, sum(terms.idf * f.tf * ({k1} + 1) / (f.tf + {k1} * (1 - {b} + {b}
+           * length(d.search_vector) / %(avg_length)s))) AS bm25
+    FROM dense d
+    CROSS JOIN LATERAL unnest(d.search_vector) u
+    JOIN terms ON terms.lexeme = u.lexeme
+    CROSS JOIN LATERAL (SELECT coalesce(array_length(u.positions, 1), 1) AS tf) f
+    GROUP BY d.id
 )
-SELECT {columns}, f.score, c.embedding::vector({dims}) <=> %(embedding)s AS distance,
-       (SELECT min(distance) FROM dense) AS best_distance
-FROM fused f JOIN knowledge_chunk c ON c.id = f.id JOIN knowledge_article a ON a.id = c.article_id
-ORDER BY f.score DESC, distance
+SELECT {columns}, d.distance, (SELECT min(distance) FROM dense) AS best_distance,
+       1 - d.distance + %(sparse_weight)s * coalesce(l.bm25, 0)
+           / greatest((SELECT sum(idf) FROM terms), 1e-9) AS score
+FROM dense d JOIN knowledge_chunk c ON c.id = d.id JOIN knowledge_article a ON a.id = c.article_id
+LEFT JOIN lexical l ON l.id = d.id
+ORDER BY score DESC, d.distance
 LIMIT %(limit)s
+"""
+
+INDEX_SIZE_SQL = """
+SELECT count(*), coalesce(avg(length(search_vector)), 1) FROM knowledge_chunk
+WHERE index_id = %(index_id)s
 """
 
 
@@ -100,6 +113,24 @@ def common_lexemes(*, max_matches: int) -> list[str]:
             lexemes = [lexeme for (lexeme,) in cursor.fetchall()]
         _common = (time.monotonic(), wanted, lexemes)
     return lexemes
+
+
+_sizes: dict[tuple, tuple[float, tuple[int, float]]] = {}
+
+
+def index_size(*, index: EmbeddingIndex) -> tuple[int, float]:
+    """How many chunks the index has, and their mean number of distinct words: BM25's
+    document count and average length. Read once per process and kept as long as the
+    common words, since an estimate a few minutes old changes a word's weight very little."""
+    key = (connection.settings_dict["NAME"], index.pk)
+    read_at, size = _sizes.get(key, (float("-inf"), (0, 1.0)))
+    if time.monotonic() - read_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
+        with connection.cursor() as cursor:
+            cursor.execute(INDEX_SIZE_SQL, {"index_id": index.pk})
+            count, average = cursor.fetchone()
+        size = (int(count), float(average) or 1.0)
+        _sizes[key] = (time.monotonic(), size)
+    return size
 
 
 @dataclass
@@ -157,14 +188,12 @@ def _with_articles(rows) -> list[Chunk]:
 
 
 def fulltext_words(text: str) -> str:
-    """The question's words, which HYBRID_SQL matches as an OR query.
+    """The question's words, which HYBRID_SQL weighs with BM25.
 
-    OR, not AND: a customer's question shares only some words with the article that
-    answers it (with 100k chunks an AND query matched nothing for 51 of 55 dev questions).
-    Postgres stems the words and drops stop words itself. It also leaves out a word that
-    its statistics (ANALYZE) say more than RETRIEVAL_SPARSE_MAX_MATCHES chunks hold:
-    ranking costs ~7 µs per matching chunk, and a word that common tells the ranking
-    least, like a stop word of this knowledge base. Small KBs never reach the cap."""
+    Postgres stems them and drops stop words itself. It also leaves out a word that its
+    statistics (ANALYZE) say more than RETRIEVAL_SPARSE_MAX_MATCHES chunks hold: counting
+    that word's chunks for its weight is the slowest part of the query, and a word that
+    common would weigh next to nothing. Small KBs never reach the cap."""
     words = dict.fromkeys(w for w in WORD.findall(text.lower()) if len(w) > 1)
     return " ".join(words)
 
@@ -172,7 +201,7 @@ def fulltext_words(text: str) -> str:
 def hybrid_search(
     *, embedding: list[float], text: str, limit: int, index: EmbeddingIndex
 ) -> SearchResult:
-    """Dense (HNSW, cosine) and full-text results fused by reciprocal rank, in one query."""
+    """The dense candidates reordered by similarity plus BM25 (HYBRID_SQL), in one query."""
     terms = fulltext_words(text)
     if not terms:  # nothing for full text to match: the vector side alone
         return search(embedding=embedding, text=text, limit=limit, mode="dense", index=index)
@@ -181,21 +210,21 @@ def hybrid_search(
         dims=int(index.dimensions),
         index_id=int(index.pk),
         candidates=CANDIDATES,
-        rrf_k=RRF_K,
+        k1=BM25_K1,
+        b=BM25_B,
     )
-    chunks = _with_articles(
-        Chunk.objects.raw(
-            sql,
-            {
-                "embedding": _vector(embedding),
-                "words": terms,
-                "common": common_lexemes(max_matches=settings.RETRIEVAL_SPARSE_MAX_MATCHES),
-                "limit": limit,
-                "sparse_weight": settings.RETRIEVAL_SPARSE_WEIGHT,
-                "held_back": Article.Status.FLAGGED.value,
-            },
-        )
-    )
+    chunks_in_index, avg_length = index_size(index=index)
+    params = {
+        "embedding": _vector(embedding),
+        "words": terms,
+        "common": common_lexemes(max_matches=settings.RETRIEVAL_SPARSE_MAX_MATCHES),
+        "chunks": chunks_in_index,
+        "avg_length": avg_length,
+        "limit": limit,
+        "sparse_weight": settings.RETRIEVAL_SPARSE_WEIGHT,
+        "held_back": Article.Status.FLAGGED.value,
+    }
+    chunks = _with_articles(Chunk.objects.raw(sql, params))
     best = 1 - chunks[0].best_distance if chunks else 0.0
     return SearchResult(chunks, best)
 

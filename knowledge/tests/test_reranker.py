@@ -33,3 +33,33 @@ def test_an_unset_reranker_is_reported_once_too(demo_kb, settings, fresh_reranke
         for _ in range(3):
             retrieve(question="invoices", history=[], mode="hybrid+rerank")
     assert len([r for r in caplog.records if "RERANK_MODEL is unset" in r.getMessage()]) == 1
+
+
+@pytest.fixture(scope="module")
+def cross_encoder(tmp_path_factory) -> str:
+    """A real cross-encoder on disk, built offline from the bundled MiniLM weights with a
+    fresh (seeded) scoring head: not a good reranker, but loaded and run like one."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "cross-encoder"
+    model = CrossEncoder(embeddings._model_path(embeddings.DEFAULT_MODEL), num_labels=1)
+    model.save(str(path))
+    return str(path)
+
+
+def test_customers_answers_are_reranked_when_a_cross_encoder_is_set(
+    demo_kb, settings, fresh_reranker, cross_encoder
+):
+    settings.RERANK_MODEL = cross_encoder
+    # No mode: exactly how the chat calls it.
+    found = retrieve(question="How do I reset my password?", history=[])
+    assert found.reranked
+    assert embeddings.reranker() is not None
+    assert len(found.chunks) == settings.RETRIEVAL_TOP_K
+
+
+def test_without_a_cross_encoder_answers_are_not_reranked(demo_kb, settings, fresh_reranker):
+    settings.RERANK_MODEL = ""
+    assert not retrieve(question="How do I reset my password?", history=[]).reranked

@@ -1,0 +1,77 @@
+"""The refusal threshold each index derives from its own KB, and off-topic questions that
+come after an answered one."""
+
+import pytest
+
+from knowledge import calibration
+from knowledge.embeddings import embed_query
+from knowledge.retrieval import min_similarity, retrieve
+from knowledge.selectors import chunk_search, serving_index
+from knowledge.tests import second_model
+
+TWO_FA = [
+    {
+        "user": "How do I turn on two-step login?",
+        "assistant": "Go to Settings → Security → Two-factor authentication and click Enable.",
+    }
+]
+
+
+def test_the_threshold_is_how_close_the_nearest_off_topic_probe_comes_to_this_kb(demo_kb):
+    index = serving_index()
+    nearest = [
+        1 - chunk_search(embedding=v.tolist(), limit=1, index=index)[0].distance
+        for v in calibration.probe_vectors(index.model_name)
+    ]
+    assert len(nearest) == len(calibration.probes()) >= 30
+    assert min_similarity() == pytest.approx(max(nearest))
+    assert 0.1 < min_similarity() < 0.6
+
+
+def test_a_set_threshold_overrides_the_derived_one(demo_kb, settings):
+    settings.RETRIEVAL_MIN_SIMILARITY = 0.42
+    assert min_similarity() == 0.42
+
+
+def test_with_nothing_embedded_everything_is_refused(db):
+    assert min_similarity() == 1.0
+    assert retrieve(question="How do I reset my password?", history=[]).refused
+
+
+def test_an_off_topic_question_after_an_answered_one_is_refused(demo_kb):
+    found = retrieve(question="what's the capital of france?", history=TWO_FA)
+    # Searched with the 2FA question in front, it finds the 2FA article...
+    assert found.chunks[0].article.slug == "two-factor-authentication"
+    # ...but that is the earlier question's evidence, not this one's.
+    assert found.refused
+
+
+def test_a_real_follow_up_still_borrows_the_earlier_question(demo_kb):
+    found = retrieve(question="and what if my phone gets stolen?", history=TWO_FA)
+    assert found.chunks[0].article.slug == "two-factor-authentication"
+    assert not found.refused
+
+
+def test_an_off_topic_question_is_nearer_a_probe_than_the_kb(demo_kb):
+    index = serving_index()
+    for question, expected in [
+        ("who won the football world cup in 2018?", True),
+        ("How do I reset my password?", False),
+    ]:
+        vector = embed_query(question)
+        best = 1 - chunk_search(embedding=vector, limit=1, index=index)[0].distance
+        assert calibration.off_topic(vector, best_similarity=best, model="") is expected
+
+
+def test_each_index_has_a_threshold_of_its_own_model(demo_kb, tmp_path, settings):
+    from knowledge.indexes import embedding_index_create
+    from knowledge.models import EmbeddingIndex
+    from knowledge.services import article_embed
+
+    first = min_similarity()
+    model = second_model.build(tmp_path / "model", dimensions=128)
+    index = embedding_index_create(model_name=model, state=EmbeddingIndex.State.BUILDING)
+    for article in demo_kb:
+        article_embed(article_id=article.pk, index_id=index.pk)
+    second = calibration.min_similarity(index)
+    assert second != pytest.approx(first, abs=1e-4)
