@@ -100,6 +100,9 @@ def summary(outcomes: list[dict], mode: str) -> dict:
     for kind in sorted({o["item"].get("kind") for o in answerable if o["item"].get("kind")}):
         of_kind = [o for o in answerable if o["item"].get("kind") == kind]
         result[f"{kind}_recall@1"] = recall(of_kind, 1)
+    for kind in sorted({o["item"].get("kind") for o in unanswerable if o["item"].get("kind")}):
+        of_kind = [o for o in unanswerable if o["item"].get("kind") == kind]
+        result[f"{kind}_refused"] = _share([o["refused"] for o in of_kind])
     return result
 
 
@@ -191,8 +194,10 @@ class Command(BaseCommand):
     def _table(self, results: list[dict], n: int) -> None:
         measured = [r for r in results if "unavailable" not in r]
         kinds = sorted({k for r in measured for k in r if k.endswith("_recall@1")} - {"recall@1"})
+        refusals = sorted({k for r in measured for k in r if k.endswith("_refused")})
         keys = ["recall@1", "recall@3", "mrr", "followup_recall@3", *kinds,
-                "refused_unanswerable", "refused_answerable", "p50_ms", "p95_ms"]  # fmt: skip
+                "refused_unanswerable", *refusals, "refused_answerable",
+                "p50_ms", "p95_ms"]  # fmt: skip
         self.stdout.write(f"{n} questions; refusal threshold {min_similarity():.3f} (as set)")
         self.stdout.write(f"{'':36}" + "".join(f"{r['mode']:>15}" for r in results))
         for key in keys:
