@@ -44,8 +44,12 @@ KB_DIR = ROOT / "knowledge" / "demo_kb"
 QUESTIONS_FILE = ROOT / "knowledge" / "eval" / "dev.jsonl"
 KB_FILES = ("api-keys-and-rate-limits.md", "export-data.md", "reset-password.md")
 CHARS_PER_FILE = 800  # about 200 tokens each: a ~600-token system message
-MODEL_ALIAS = "SmolLM2-135M-Instruct"  # devstack.LLM_ALIAS
-START_TIMEOUT = 90.0  # devstack.LLM_START_TIMEOUT
+sys.path.insert(0, str(ROOT))
+# devstack imports only the standard library: this script needs no Django.
+from helpdesk.devstack import LLM_ALIAS as MODEL_ALIAS  # noqa: E402
+from helpdesk.devstack import LLM_START_TIMEOUT as START_TIMEOUT  # noqa: E402
+from helpdesk.devstack import llm_server_command  # noqa: E402
+
 REQUEST_TIMEOUT = 60.0
 MAX_TOKENS = 64
 DECODE_RUNS = 3  # forced 64-token answers per round and build
@@ -122,26 +126,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_command(python: str, model: Path, port: int) -> list[str]:
-    return [
-        python, "-m", "llama_cpp.server",
-        "--model", str(model),
-        "--model_alias", MODEL_ALIAS,
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--n_threads", str(os.cpu_count() or 1),
-        "--n_ctx", "4096",
-        "--interrupt_requests", "False",
-    ]  # fmt: skip
-
-
 def start_server(python: str, model: Path, log: Path) -> tuple[subprocess.Popen, int]:
     """Start a server, wait until `/v1/models` answers; (process, port)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST")}
     with log.open("ab") as fh:
         proc = subprocess.Popen(
-            server_command(python, model, port),
+            llm_server_command(port=port, model=model, python=python),
             stdout=fh,
             stderr=subprocess.STDOUT,
             env=env,

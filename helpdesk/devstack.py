@@ -265,16 +265,12 @@ def _start_llm(port: int) -> int:
     return start_llm_server(port=port, log=VAR_DIR / "llm" / "server.log").pid
 
 
-def start_llm_server(*, port: int, log: Path) -> subprocess.Popen:
-    """Start llama.cpp's server on `port` and wait until it answers; the running process.
-
-    Also used on its own by the fault tests and benchmarks/fallback_latency.py, which kill
-    a server of their own mid-answer.
-    """
-    log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(gguf_path()),
+def llm_server_command(*, port: int, model: Path, python: str = sys.executable) -> list[str]:
+    """llama.cpp's server as the product runs it (benchmarks/llama_build.py runs another
+    build of it with the same flags)."""
+    return [
+        python, "-m", "llama_cpp.server",
+        "--model", str(model),
         "--model_alias", LLM_ALIAS,
         "--host", "127.0.0.1",
         "--port", str(port),
@@ -283,6 +279,16 @@ def start_llm_server(*, port: int, log: Path) -> subprocess.Popen:
         # The default cuts a running stream short when a second request arrives.
         "--interrupt_requests", "False",
     ]  # fmt: skip
+
+
+def start_llm_server(*, port: int, log: Path) -> subprocess.Popen:
+    """Start llama.cpp's server on `port` and wait until it answers; the running process.
+
+    Also used on its own by the fault tests and benchmarks/fallback_latency.py, which kill
+    a server of their own mid-answer.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = llm_server_command(port=port, model=gguf_path())
     # llama_cpp.server also reads PORT/HOST from the environment: keep the app's out of it.
     env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST")}
     with open(log, "ab") as fh:
