@@ -87,9 +87,9 @@ def retrieve(
         index = embedded.index if embedded else serving_index()
         embedded = embed_question(query, index=index)
     index, embedding = embedded.index, embedded.vector
-    base, reranked = mode.removesuffix(RERANK), mode.endswith(RERANK)
-    if reranked:
-        result = _reranked(query, embedding, limit, index, base)
+    base, reranked = mode.removesuffix(RERANK), False
+    if mode.endswith(RERANK):
+        result, reranked = _reranked(query, embedding, limit, index, base)
     else:
         result = search(embedding=embedding, text=query, limit=limit, mode=base, index=index)
     refused = result.best_similarity < calibration.min_similarity(index) or _off_topic(
@@ -112,7 +112,9 @@ def _off_topic(question: str, query: str, embedded: QueryEmbedding, best: float)
 
 def _reranked(
     query: str, embedding: list[float], limit: int, index: EmbeddingIndex | None, mode: str
-) -> SearchResult:
+) -> tuple[SearchResult, bool]:
+    """The mode's candidates in the cross-encoder's order, and whether it ran: one that
+    cannot load leaves them in the mode's order."""
     pool = search(
         embedding=embedding,
         text=query,
@@ -125,4 +127,4 @@ def _reranked(
         ranked = sorted(zip(scores, pool.chunks, strict=True), key=lambda p: p[0], reverse=True)
         pool.chunks = [chunk for _, chunk in ranked]
     pool.chunks = pool.chunks[:limit]
-    return pool
+    return pool, scores is not None

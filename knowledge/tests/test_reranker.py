@@ -23,6 +23,7 @@ def test_retrieval_works_without_a_reranker_and_says_so_once(
 
     assert first.chunks[0].article.slug == "cancel-downgrade-and-refunds"
     assert second.chunks[0].article.slug == "reset-password"
+    assert not first.reranked and not second.reranked
     warnings = [r for r in caplog.records if "unavailable" in r.getMessage()]
     assert len(warnings) == 1
 
