@@ -11,6 +11,8 @@ before it: "what's the capital of France?" after a 2FA question is nearer to a p
 to any chunk, and must not borrow the 2FA article as its evidence.
 """
 
+import logging
+import threading
 import time
 from functools import cache
 from pathlib import Path
@@ -25,9 +27,14 @@ from knowledge.selectors import chunk_search
 
 PROBES = Path(__file__).resolve().parent / "off_topic_probes.txt"
 
+logger = logging.getLogger(__name__)
+
 # (database, index id) -> (computed at, threshold); model name -> probe vectors.
 _thresholds: dict[tuple, tuple[float, float]] = {}
 _probe_vectors: dict[str, np.ndarray] = {}
+# The keys a thread is refreshing now, so that one refresh runs at a time per index.
+_refreshing: set[tuple] = set()
+_lock = threading.Lock()
 
 
 @cache
@@ -46,21 +53,46 @@ def probe_vectors(model: str) -> np.ndarray:
 def min_similarity(index: EmbeddingIndex | None) -> float:
     """The best chunk's similarity below which a question is refused, for this index.
 
-    Recomputed once per RETRIEVAL_COMMON_WORDS_SECONDS per process: one nearest-chunk
-    search per probe, about as long as one question's retrieval per ten probes."""
+    Computed when a process first needs it (`embeddings_warm_up` does it at start), with
+    one nearest-chunk search per probe: ~0.1 s at 1,400 chunks. After that it is refreshed
+    every RETRIEVAL_COMMON_WORDS_SECONDS on a thread of its own, so that no customer's
+    question waits for it; the previous value answers meanwhile."""
     if settings.RETRIEVAL_MIN_SIMILARITY is not None:
         return settings.RETRIEVAL_MIN_SIMILARITY
     if index is None:
         return 1.0  # nothing is embedded: nothing can be evidence
     key = (connection.settings_dict["NAME"], index.pk)
-    computed_at, threshold = _thresholds.get(key, (float("-inf"), 0.0))
+    if key not in _thresholds:
+        return _compute(key, index)
+    computed_at, threshold = _thresholds[key]
     if time.monotonic() - computed_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
-        threshold = max(
-            (_nearest(vector.tolist(), index) for vector in probe_vectors(index.model_name)),
-            default=0.0,
-        )
-        _thresholds[key] = (time.monotonic(), threshold)
+        _refresh_in_background(key, index)
     return threshold
+
+
+def _compute(key: tuple, index: EmbeddingIndex) -> float:
+    vectors = probe_vectors(index.model_name)
+    threshold = max((_nearest(v.tolist(), index) for v in vectors), default=0.0)
+    _thresholds[key] = (time.monotonic(), threshold)
+    return threshold
+
+
+def _refresh_in_background(key: tuple, index: EmbeddingIndex) -> None:
+    with _lock:
+        if key in _refreshing:
+            return
+        _refreshing.add(key)
+
+    def refresh() -> None:
+        try:
+            _compute(key, index)
+        except Exception:  # the old threshold keeps answering; try again next time
+            logger.warning("Could not refresh the refusal threshold of %s", index, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+            _refreshing.discard(key)
+
+    threading.Thread(target=refresh, name="calibration", daemon=True).start()
 
 
 def off_topic(vector: list[float], *, best_similarity: float, model: str) -> bool:

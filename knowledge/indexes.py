@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from knowledge import embeddings
+from knowledge import calibration, embeddings
 from knowledge.models import Article, ArticleEmbedding, EmbeddingIndex
 
 logger = logging.getLogger(__name__)
@@ -203,6 +203,9 @@ def embeddings_warm_up() -> None:
         names.add(index.model_name)
     for name in names:
         embeddings.embed_query("warm up", model=name)
+    for index in indexes:  # the refusal thresholds, so the first question does not pay
+        if index.state == State.ACTIVE:
+            calibration.min_similarity(index)
     if indexes and embeddings.model_name() not in {i.model_name for i in indexes}:
         logger.warning(
             "EMBEDDING_MODEL is %s but the knowledge base is embedded with %s: answers keep "

@@ -75,3 +75,22 @@ def test_each_index_has_a_threshold_of_its_own_model(demo_kb, tmp_path, settings
         article_embed(article_id=article.pk, index_id=index.pk)
     second = calibration.min_similarity(index)
     assert second != pytest.approx(first, abs=1e-4)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_expired_threshold_answers_at_once_and_is_refreshed_on_a_thread(demo_kb, settings):
+    import time
+
+    index = serving_index()
+    fresh = min_similarity()
+    key = next(iter(calibration._thresholds))
+    calibration._thresholds[key] = (0.0, 0.99)  # computed long ago, and since then wrong
+    settings.RETRIEVAL_COMMON_WORDS_SECONDS = 0
+
+    assert calibration.min_similarity(index) == 0.99  # no question waits for the refresh
+    deadline = time.monotonic() + 30
+    while calibration._thresholds[key][1] == 0.99 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert calibration._thresholds[key][1] == pytest.approx(fresh)
+    while calibration._refreshing and time.monotonic() < deadline:
+        time.sleep(0.05)  # its connection closed before the test's tables are flushed
