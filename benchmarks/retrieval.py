@@ -61,11 +61,11 @@ from knowledge.management.commands.eval_retrieval import history_of  # noqa: E40
 from knowledge.models import Article, Chunk, EmbeddingIndex  # noqa: E402
 from knowledge.retrieval import embed_question, retrieval_query, retrieve  # noqa: E402
 from knowledge.selectors import (  # noqa: E402
-    CANDIDATES,
     HYBRID_SQL,
     chunk_search,
     common_lexemes,
     fulltext_words,
+    index_size,
     search,
     serving_index,
 )
@@ -302,12 +302,13 @@ def ef_sweep(vectors: list, truth: list[set], index: EmbeddingIndex) -> dict:
 
 
 # The full-text half of hybrid search, cut out of the product's query so it stays the same:
-# the OR query of the words not too common (read as the product reads them), its ranking.
-_FULLTEXT = HYBRID_SQL[HYBRID_SQL.index("query AS (") : HYBRID_SQL.index("), fused AS")] + ")"
-SPARSE_SQL = "WITH " + _FULLTEXT + " SELECT * FROM sparse"
+# each question word's weight, from the chunks of the index that hold it (the words not too
+# common, read as the product reads them).
+_TERMS = HYBRID_SQL[HYBRID_SQL.index("terms AS (") : HYBRID_SQL.index("), lexical AS")] + ")"
+SPARSE_SQL = "WITH " + _TERMS + " SELECT * FROM terms"
 MATCHED_SQL = (
-    "WITH " + _FULLTEXT.split(", sparse AS (")[0] + " SELECT count(*) FROM knowledge_chunk c, "
-    "query WHERE c.index_id = {index_id} AND c.search_vector @@ query.q"
+    "WITH " + _TERMS + " SELECT count(*) FROM knowledge_chunk c WHERE c.index_id = {index_id} "
+    "AND c.search_vector @@ (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery FROM terms)"
 )
 
 
@@ -317,11 +318,11 @@ def sparse_only(query: str, index: EmbeddingIndex) -> tuple[int, float]:
     params = {
         "words": fulltext_words(query),
         "common": common_lexemes(max_matches=settings.RETRIEVAL_SPARSE_MAX_MATCHES),
-        "held_back": Article.Status.FLAGGED.value,
+        "chunks": index_size(index=index)[0],
     }
     with connection.cursor() as cursor:
         started = time.perf_counter()
-        cursor.execute(SPARSE_SQL.format(index_id=int(index.pk), candidates=CANDIDATES), params)
+        cursor.execute(SPARSE_SQL.format(index_id=int(index.pk)), params)
         cursor.fetchall()
         took = time.perf_counter() - started
         cursor.execute(MATCHED_SQL.format(index_id=int(index.pk)), params)
@@ -421,7 +422,7 @@ LATENCY_ROWS = {
     "query embedding (embed_question)": "embed",
     f"SQL dense (search, top {settings.RETRIEVAL_TOP_K})": "dense",
     f"SQL hybrid (search, top {settings.RETRIEVAL_TOP_K})": "hybrid",
-    "  its full-text part alone": "sparse",
+    "  its word weights (df counts) alone": "sparse",
     "chat's path, dense: embedding + SQL": "chat dense",
     "chat's path, hybrid: embedding + SQL": "chat hybrid",
     "retrieve(): lookup+embed+SQL, dense": "retrieve dense",
