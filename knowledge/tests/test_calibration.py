@@ -94,3 +94,32 @@ def test_an_expired_threshold_answers_at_once_and_is_refreshed_on_a_thread(demo_
     assert calibration._thresholds[key][1] == pytest.approx(fresh)
     while calibration._refreshing and time.monotonic() < deadline:
         time.sleep(0.05)  # its connection closed before the test's tables are flushed
+
+
+def test_a_probe_the_kb_really_answers_does_not_raise_the_bar(demo_kb):
+    from knowledge.services import article_embed, article_upsert
+
+    before = min_similarity()
+    article, _ = article_upsert(
+        filename="boiling-eggs.md",
+        data=b"# How long to boil an egg\n\nFor a soft-boiled egg, boil it for 6 minutes; "
+        b"for a hard-boiled egg, boil it for 10 minutes, then cool it in cold water.\n",
+    )
+    article_embed(article_id=article.pk)
+    calibration._thresholds.clear()
+
+    # The egg probe now finds its article, far closer than any other probe comes...
+    nearest = [
+        1 - chunk_search(embedding=v.tolist(), limit=1, index=serving_index())[0].distance
+        for v in calibration.probe_vectors(serving_index().model_name)
+    ]
+    assert max(nearest) > before + 0.2
+    # ...and is left out: the threshold is what the other probes say.
+    assert min_similarity() == pytest.approx(before, abs=0.02)
+
+
+def test_the_threshold_leaves_out_only_a_probe_that_stands_far_apart():
+    spread_out = [0.10, 0.12, 0.14, 0.15, 0.16, 0.18, 0.20, 0.27]
+    assert calibration.threshold_of(spread_out) == 0.27
+    assert calibration.threshold_of([*spread_out, 0.75]) == 0.27
+    assert calibration.threshold_of([]) == 0.0
