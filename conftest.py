@@ -54,7 +54,7 @@ def _fresh_calibration():
     # index; a test's KB is not the next one's, even where their ids repeat.
     from knowledge import calibration, selectors
 
-    calibration._thresholds.clear()
+    calibration._calibrations.clear()
     selectors._sizes.clear()
 
 

@@ -14,6 +14,7 @@ to any chunk, and must not borrow the 2FA article as its evidence.
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -33,8 +34,16 @@ OUTLIER_SPREAD = 5
 
 logger = logging.getLogger(__name__)
 
-# (database, index id) -> (computed at, threshold); model name -> probe vectors.
-_thresholds: dict[tuple, tuple[float, float]] = {}
+
+@dataclass(frozen=True)
+class Calibration:
+    threshold: float
+    # The probes that count for this index: not those its KB really answers.
+    kept: np.ndarray
+
+
+# (database, index id) -> (computed at, calibration); model name -> probe vectors.
+_calibrations: dict[tuple, tuple[float, Calibration]] = {}
 _probe_vectors: dict[str, np.ndarray] = {}
 # The keys a thread is refreshing now, so that one refresh runs at a time per index.
 _refreshing: set[tuple] = set()
@@ -55,44 +64,56 @@ def probe_vectors(model: str) -> np.ndarray:
 
 
 def min_similarity(index: EmbeddingIndex | None) -> float:
-    """The best chunk's similarity below which a question is refused, for this index.
-
-    Computed when a process first needs it (`embeddings_warm_up` does it at start), with
-    one nearest-chunk search per probe: ~0.1 s at 1,400 chunks. After that it is refreshed
-    every RETRIEVAL_COMMON_WORDS_SECONDS on a thread of its own, so that no customer's
-    question waits for it; the previous value answers meanwhile."""
+    """The best chunk's similarity below which a question is refused, for this index."""
     if settings.RETRIEVAL_MIN_SIMILARITY is not None:
         return settings.RETRIEVAL_MIN_SIMILARITY
     if index is None:
         return 1.0  # nothing is embedded: nothing can be evidence
+    return calibration_of(index).threshold
+
+
+def off_topic(vector: list[float], *, best_similarity: float, index: EmbeddingIndex) -> bool:
+    """Whether a question is nearer to one of the probes that count than to the KB."""
+    probe_set = probe_vectors(index.model_name)[calibration_of(index).kept]
+    if not len(probe_set):
+        return False
+    return float(np.max(probe_set @ np.asarray(vector))) > best_similarity
+
+
+def calibration_of(index: EmbeddingIndex) -> Calibration:
+    """Computed when a process first needs it (`embeddings_warm_up` does it at start), with
+    one nearest-chunk search per probe: ~0.1 s at 1,400 chunks. After that it is refreshed
+    every RETRIEVAL_COMMON_WORDS_SECONDS on a thread of its own, so that no customer's
+    question waits for it; the previous one answers meanwhile."""
     key = (connection.settings_dict["NAME"], index.pk)
-    if key not in _thresholds:
+    if key not in _calibrations:
         return _compute(key, index)
-    computed_at, threshold = _thresholds[key]
+    computed_at, calibration = _calibrations[key]
     if time.monotonic() - computed_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
         _refresh_in_background(key, index)
-    return threshold
+    return calibration
 
 
-def _compute(key: tuple, index: EmbeddingIndex) -> float:
+def _compute(key: tuple, index: EmbeddingIndex) -> Calibration:
     nearest = [_nearest(v.tolist(), index) for v in probe_vectors(index.model_name)]
-    threshold = threshold_of(nearest)
-    _thresholds[key] = (time.monotonic(), threshold)
-    return threshold
+    calibration = calibrate(nearest)
+    _calibrations[key] = (time.monotonic(), calibration)
+    return calibration
 
 
-def threshold_of(nearest: list[float]) -> float:
+def calibrate(nearest: list[float]) -> Calibration:
     """The closest any probe comes, leaving out probes this KB really answers: a cooking
-    site's help centre may well say how long to boil an egg, and one such probe must not
-    lift the bar over every real question. A probe counts as answered when it stands out
-    from the others by more than OUTLIER_SPREAD robust standard deviations (the median
-    absolute deviation, scaled to one)."""
-    if not nearest:
-        return 0.0
-    values = np.asarray(nearest)
+    site's help centre may well say how long to boil an egg, and one such probe must neither
+    lift the bar over every real question nor make that question look off topic. A probe
+    counts as answered when it stands out from the others by more than OUTLIER_SPREAD
+    robust standard deviations (the median absolute deviation, scaled to one)."""
+    values = np.asarray(nearest, dtype=float)
+    if not len(values):
+        return Calibration(0.0, np.zeros(0, dtype=bool))
     median = float(np.median(values))
     spread = 1.4826 * float(np.median(np.abs(values - median)))
-    return float(values[values <= median + OUTLIER_SPREAD * spread].max())
+    kept = values <= median + OUTLIER_SPREAD * spread
+    return Calibration(float(values[kept].max()), kept)
 
 
 def _refresh_in_background(key: tuple, index: EmbeddingIndex) -> None:
@@ -104,18 +125,13 @@ def _refresh_in_background(key: tuple, index: EmbeddingIndex) -> None:
     def refresh() -> None:
         try:
             _compute(key, index)
-        except Exception:  # the old threshold keeps answering; try again next time
+        except Exception:  # the old calibration keeps answering; try again next time
             logger.warning("Could not refresh the refusal threshold of %s", index, exc_info=True)
         finally:
             connection.close()  # this thread's own connection
             _refreshing.discard(key)
 
     threading.Thread(target=refresh, name="calibration", daemon=True).start()
-
-
-def off_topic(vector: list[float], *, best_similarity: float, model: str) -> bool:
-    """Whether a question is nearer to one of the probes than to anything in the KB."""
-    return float(np.max(probe_vectors(model) @ np.asarray(vector))) > best_similarity
 
 
 def nearest_similarity(vector: list[float], index: EmbeddingIndex | None) -> float:

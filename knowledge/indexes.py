@@ -205,7 +205,7 @@ def embeddings_warm_up() -> None:
         embeddings.embed_query("warm up", model=name)
     for index in indexes:  # the refusal thresholds, so the first question does not pay
         if index.state == State.ACTIVE:
-            calibration.min_similarity(index)
+            calibration.calibration_of(index)
     if indexes and embeddings.model_name() not in {i.model_name for i in indexes}:
         logger.warning(
             "EMBEDDING_MODEL is %s but the knowledge base is embedded with %s: answers keep "

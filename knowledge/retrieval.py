@@ -101,13 +101,13 @@ def retrieve(
 def _off_topic(question: str, query: str, embedded: QueryEmbedding, best: float) -> bool:
     """Judged on the question alone: a follow-up borrows the previous question's words to
     find its article, but an unrelated question must not borrow its evidence too."""
-    if embedded.index is None:
+    index = embedded.index
+    if index is None:
         return False
-    model = embedded.index.model_name
     if query != question:
-        alone = embed_question(question, index=embedded.index)
-        embedded, best = alone, calibration.nearest_similarity(alone.vector, alone.index)
-    return calibration.off_topic(embedded.vector, best_similarity=best, model=model)
+        embedded = embed_question(question, index=index)
+        best = calibration.nearest_similarity(embedded.vector, index)
+    return calibration.off_topic(embedded.vector, best_similarity=best, index=index)
 
 
 def _reranked(

@@ -60,7 +60,7 @@ def test_an_off_topic_question_is_nearer_a_probe_than_the_kb(demo_kb):
     ]:
         vector = embed_query(question)
         best = 1 - chunk_search(embedding=vector, limit=1, index=index)[0].distance
-        assert calibration.off_topic(vector, best_similarity=best, model="") is expected
+        assert calibration.off_topic(vector, best_similarity=best, index=index) is expected
 
 
 def test_each_index_has_a_threshold_of_its_own_model(demo_kb, tmp_path, settings):
@@ -83,15 +83,16 @@ def test_an_expired_threshold_answers_at_once_and_is_refreshed_on_a_thread(demo_
 
     index = serving_index()
     fresh = min_similarity()
-    key = next(iter(calibration._thresholds))
-    calibration._thresholds[key] = (0.0, 0.99)  # computed long ago, and since then wrong
+    key = next(iter(calibration._calibrations))
+    stale = calibration.Calibration(0.99, calibration._calibrations[key][1].kept)
+    calibration._calibrations[key] = (0.0, stale)  # computed long ago, and since then wrong
     settings.RETRIEVAL_COMMON_WORDS_SECONDS = 0
 
     assert calibration.min_similarity(index) == 0.99  # no question waits for the refresh
     deadline = time.monotonic() + 30
-    while calibration._thresholds[key][1] == 0.99 and time.monotonic() < deadline:
+    while calibration._calibrations[key][1] is stale and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert calibration._thresholds[key][1] == pytest.approx(fresh)
+    assert calibration._calibrations[key][1].threshold == pytest.approx(fresh)
     while calibration._refreshing and time.monotonic() < deadline:
         time.sleep(0.05)  # its connection closed before the test's tables are flushed
 
@@ -106,7 +107,7 @@ def test_a_probe_the_kb_really_answers_does_not_raise_the_bar(demo_kb):
         b"for a hard-boiled egg, boil it for 10 minutes, then cool it in cold water.\n",
     )
     article_embed(article_id=article.pk)
-    calibration._thresholds.clear()
+    calibration._calibrations.clear()
 
     # The egg probe now finds its article, far closer than any other probe comes...
     nearest = [
@@ -114,12 +115,18 @@ def test_a_probe_the_kb_really_answers_does_not_raise_the_bar(demo_kb):
         for v in calibration.probe_vectors(serving_index().model_name)
     ]
     assert max(nearest) > before + 0.2
-    # ...and is left out: the threshold is what the other probes say.
+    # ...and is left out: the threshold is what the other probes say, and the question is
+    # answered, not taken for small talk.
     assert min_similarity() == pytest.approx(before, abs=0.02)
+    found = retrieve(question="how long should I boil an egg", history=[])
+    assert found.chunks[0].article.slug == "boiling-eggs"
+    assert not found.refused
 
 
 def test_the_threshold_leaves_out_only_a_probe_that_stands_far_apart():
     spread_out = [0.10, 0.12, 0.14, 0.15, 0.16, 0.18, 0.20, 0.27]
-    assert calibration.threshold_of(spread_out) == 0.27
-    assert calibration.threshold_of([*spread_out, 0.75]) == 0.27
-    assert calibration.threshold_of([]) == 0.0
+    assert calibration.calibrate(spread_out).threshold == 0.27
+    with_answered = calibration.calibrate([*spread_out, 0.75])
+    assert with_answered.threshold == 0.27
+    assert with_answered.kept.tolist() == [True] * 8 + [False]
+    assert calibration.calibrate([]).threshold == 0.0
