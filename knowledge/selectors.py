@@ -89,9 +89,13 @@ ORDER BY score DESC, d.distance
 LIMIT %(limit)s
 """
 
+# BM25's document count and average length. The length is the mean over a sample of chunks:
+# over all 100k chunks' tsvectors it took ~65 ms, where the count takes ~7.
 INDEX_SIZE_SQL = """
-SELECT count(*), coalesce(avg(length(search_vector)), 1) FROM knowledge_chunk
-WHERE index_id = %(index_id)s
+SELECT (SELECT count(*) FROM knowledge_chunk WHERE index_id = %(index_id)s),
+       (SELECT coalesce(avg(length(s.search_vector)), 1) FROM (
+            SELECT search_vector FROM knowledge_chunk WHERE index_id = %(index_id)s LIMIT 2000
+        ) s)
 """
 
 
