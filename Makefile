@@ -24,7 +24,7 @@ run: install
 
 # The tests keep their own embedded services and data under var/test, apart from `make run`'s.
 test: install
-	@test -x /usr/bin/chromium || sh scripts/install-chromium.sh
+	sh scripts/install-test-tools.sh
 	HELPDESK_VAR_DIR=var/test $(PY) -m pytest $(ARGS)
 
 lint: install

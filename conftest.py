@@ -113,9 +113,11 @@ def demo_kb(db):
 def session_key(db):
     from django.contrib.sessions.backends.cache import SessionStore
 
+    from chat.services import session_chat_token
+
     session = SessionStore()
-    session["started"] = True
     session.create()
+    session_chat_token(session=session)  # as the support page does
     return session.session_key
 
 

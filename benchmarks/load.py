@@ -25,6 +25,7 @@ import time
 import urllib.request
 from collections import Counter
 from http.cookies import SimpleCookie
+from importlib import import_module
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,7 @@ from benchmarks.wsclient import (  # noqa: E402
     start_daphne,
     stop,
 )
-from chat.models import Conversation, Message  # noqa: E402
+from chat.models import SESSION_TOKEN, Conversation, Message, token_hash  # noqa: E402
 from chat.prompts import build_messages  # noqa: E402
 from helpdesk import devstack  # noqa: E402
 from knowledge.retrieval import retrieve  # noqa: E402
@@ -356,11 +357,18 @@ STAGES = ("receive", "conversation", "history", "embedding", "question_write",
           "embedding_followup", "retrieval", "llm_ttft", "first_token_out")  # fmt: skip
 
 
+def hashes(session_keys: list[str]) -> list[str]:
+    """The benchmark's conversations, through the chat token in each of its sessions."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    tokens = (store(session_key=key).get(SESSION_TOKEN) for key in session_keys)
+    return [token_hash(token) for token in tokens if token]
+
+
 def stage_timings(since: int, keys: list[str]) -> dict[str, tuple]:
     """p50/p95 of each stage the app stored with its answers (chat/timings.py): where the
     app's own time to first token went, measured inside the process."""
     stored = Message.objects.filter(
-        pk__gt=since, role=Message.Role.ASSISTANT, conversation__session_key__in=keys
+        pk__gt=since, role=Message.Role.ASSISTANT, conversation__token_hash__in=hashes(keys)
     ).values_list("timings", flat=True)
     stored = [t for t in stored if t]
     return {
@@ -570,7 +578,7 @@ def main() -> None:
         for proc in (daphne, synthetic):
             if proc is not None:
                 stop(proc)
-        Conversation.objects.filter(session_key__in=keys).delete()  # the benchmark's own
+        Conversation.objects.filter(token_hash__in=hashes(keys)).delete()  # the benchmark's own
         devstack.stop_started()  # only what this process started; a running stack stays
 
 

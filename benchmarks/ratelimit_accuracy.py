@@ -46,7 +46,8 @@ from django.core.management import call_command  # noqa: E402
 from django_ratelimit.core import _get_window, _split_rate  # noqa: E402
 
 from benchmarks.wsclient import WebSocket  # noqa: E402
-from chat.models import Conversation  # noqa: E402
+from chat.models import Conversation, token_hash  # noqa: E402
+from chat.services import session_chat_token  # noqa: E402
 from helpdesk import devstack  # noqa: E402
 from helpdesk.management.commands.run import daphne_command  # noqa: E402
 
@@ -59,10 +60,10 @@ def agent_session() -> str:
     an allowed question is answered at once with `done` (message_id null) and no LLM call,
     and a refused one with the `rate_limited` error. Only the counting is measured."""
     session = SessionStore()
-    session["started"] = True
     session.create()
     agent, _ = get_user_model().objects.get_or_create(username=BENCH_USER)
-    Conversation.objects.create(session_key=session.session_key, agent=agent)
+    token = session_chat_token(session=session)
+    Conversation.objects.create(token_hash=token_hash(token), agent=agent)
     return session.session_key
 
 

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from chat.erasure import session_erase
+from chat.erasure import HISTORY_EXPIRES, conversation_erase
 from chat.models import Conversation, Message, ReviewSample
 
 
@@ -13,15 +13,14 @@ class EraseActionMixin:
     def has_erase_permission(self, request) -> bool:
         return request.user.has_perm("chat.delete_conversation")
 
-    def erase(self, request, session_keys: list[str]) -> None:
-        for session_key in session_keys:
+    def erase(self, request, conversation_ids: list[int]) -> None:
+        for conversation_id in conversation_ids:
             try:
-                erased = session_erase(session_key=session_key)
+                erased = conversation_erase(conversation_id=conversation_id)
             except (RedisError, OSError):
                 self.message_user(
                     request,
-                    "Redis is unavailable: the data in Postgres is erased, the chat history "
-                    f"and session are not. Run: manage.py erase_session {session_key}",
+                    f"Redis is unavailable: the data in Postgres is erased. {HISTORY_EXPIRES}",
                     messages.ERROR,
                 )
                 continue
@@ -66,7 +65,8 @@ class InjectionAttemptsFilter(admin.SimpleListFilter):
 class ConversationAdmin(EraseActionMixin, admin.ModelAdmin):
     list_display = ["id", "created_at", "updated_at", "anonymised_at", "injection_attempts"]
     list_filter = [InjectionAttemptsFilter]
-    readonly_fields = ["session_key", "created_at", "updated_at", "anonymised_at",
+    # No session key or token: a conversation must never lead an agent to a live session.
+    readonly_fields = ["created_at", "updated_at", "anonymised_at",
                        "injection_attempts"]  # fmt: skip
     inlines = [MessageInline]
     actions = ["erase_customer_data"]
@@ -76,7 +76,7 @@ class ConversationAdmin(EraseActionMixin, admin.ModelAdmin):
 
     @admin.action(description="Erase customer data", permissions=["erase"])
     def erase_customer_data(self, request, queryset):
-        self.erase(request, list(queryset.values_list("session_key", flat=True)))
+        self.erase(request, list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(ReviewSample)

@@ -23,17 +23,19 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from chat.models import group_for_session
+from chat.models import group_for, token_hash
 from chat.services import (
     agent_message_delivered,
-    conversation_for_session,
+    asession_chat_token,
+    conversation_for_token,
     message_feedback,
     question_answer,
     undelivered_agent_messages,
 )
+from chat.throttle import FrameBudget
 from helpdesk import metrics
 from helpdesk.degraded import DEGRADED_MESSAGE, OUTAGE_ERRORS
-from helpdesk.ratelimits import chat_retry_after
+from helpdesk.ratelimits import chat_connection_closed, chat_connection_open, chat_retry_after
 from tickets.services import ticket_escalate
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,12 @@ LIVE_PAUSED_MESSAGE = (
     "any reply from our team will appear here as soon as we're back."
 )
 LAYER_RETRY_MAX_SECONDS = 5.0
+TOO_MANY_CONNECTIONS = (
+    "Too many chats are open from your network. Close one of them, or try again later."
+)
+FRAMES_TOO_FAST = "You're sending faster than we can read. Please slow down."
+KNOWN_TYPES = {"message", "escalate", "feedback"}
+INVALID = object()  # a frame that is not JSON
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -60,9 +68,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     live = True  # the channel layer works and this socket is in its session's group
     told_paused = False
     last_question = ""
+    counted = False  # this socket is in its address's count of open sockets
 
     async def connect(self):
         session = self.scope.get("session")
+        if session is not None:
+            # Loaded now: a cookie naming no session reads as no key only once loaded.
+            await session.akeys()
+        # The session key only counts questions against the session's rate limit; the
+        # conversation is found by the session's chat token (chat/models.py).
         self.session_key = session.session_key if session is not None else None
         self.shown_agent_messages: set[int] = set()
         if not self.session_key:
@@ -76,16 +90,24 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.error("no_session", NO_SESSION)
             await self.close(code=4401)
             return
+        if not await sync_to_async(chat_connection_open, thread_sensitive=False)(scope=self.scope):
+            await self.accept()
+            await self.error("too_many_connections", TOO_MANY_CONNECTIONS)
+            await self.close(code=4429)
+            return
+        self.counted = True
+        self.budget = FrameBudget()
+        self.chat_token = await asession_chat_token(session=session)
         # Agent replies reach every open tab of this session through its group. Join it
         # before looking for replies written while away, so none falls between the two.
-        self.group = group_for_session(self.session_key)
+        self.group = group_for(token_hash(self.chat_token))
         try:
             await self.channel_layer.group_add(self.group, self.channel_name)
             self.live = True
         except (RedisError, OSError) as exc:
             logger.warning("Channel layer unavailable at connect: %r", exc)
             self.live = False
-        waiting = await undelivered_agent_messages(session_key=self.session_key)
+        waiting = await undelivered_agent_messages(chat_token=self.chat_token)
         await self.accept()
         self.accepted = True
         if not self.live:
@@ -96,6 +118,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.answer_task and not self.answer_task.done():
             self.answer_task.cancel()
+        if self.counted:
+            await sync_to_async(chat_connection_closed, thread_sensitive=False)(scope=self.scope)
         if self.group and self.live:
             try:
                 await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -149,7 +173,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.live, self.told_paused = True, False
         logger.info("Channel layer back; live agent replies resumed")
         # Replies saved while the layer was down were never pushed: deliver them now.
-        for message in await undelivered_agent_messages(session_key=self.session_key):
+        for message in await undelivered_agent_messages(chat_token=self.chat_token):
             await self.send_agent_message(message.pk, message.text, message.author_name)
 
     async def agent_message(self, event):
@@ -171,15 +195,42 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.received_at = time.perf_counter()
         if not self.session_key:
             return await self.error("no_session", NO_SESSION)  # a frame sent before the close
+        if not self.counted:
+            return  # refused at connect, and being closed
+        content = self.parsed(text_data)
+        kind = content.get("type") if isinstance(content, dict) else None
+        if not await self.within_budget(kind if kind in KNOWN_TYPES else "other"):
+            return
         if text_data is None:
             return await self.error("bad_frame", "Send JSON text frames, not binary.")
-        try:
-            content = json.loads(text_data)
-        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested too deep
+        if content is INVALID:
             return await self.error("bad_json", "That message was not valid JSON.")
         if not isinstance(content, dict):
             return await self.error("bad_json", 'Send a JSON object with a "type".')
         await self.receive_json(content)
+
+    @staticmethod
+    def parsed(text_data: str | None):
+        """The frame's JSON, or INVALID when it is binary or not JSON."""
+        if text_data is None:
+            return INVALID
+        try:
+            return json.loads(text_data)
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested too deep
+            return INVALID
+
+    async def within_budget(self, kind: str) -> bool:
+        """Spend one frame of this type from the socket's budget (chat/throttle.py). Over
+        it, the customer is told once; a socket that keeps on is closed."""
+        if self.budget.allow(kind):
+            return True
+        metrics.RATE_LIMITED.inc()
+        if self.budget.told():
+            retry_after = self.budget.retry_after(kind)
+            await self.error("rate_limited", FRAMES_TOO_FAST, retry_after=retry_after)
+        elif self.budget.exhausted():
+            await self.close(code=4429)
+        return False
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
@@ -214,7 +265,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def answer(self, text: str, received_at: float):
         try:
             await question_answer(
-                session_key=self.session_key,
+                chat_token=self.chat_token,
                 text=text,
                 send=self.send_json,
                 received_at=received_at,
@@ -242,7 +293,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if await self.rate_limited("escalate"):
             return
         try:
-            conversation = await conversation_for_session(session_key=self.session_key)
+            conversation = await conversation_for_token(chat_token=self.chat_token)
             ticket = await database_sync_to_async(ticket_escalate)(
                 conversation=conversation, email=email.strip()
             )
@@ -258,7 +309,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 "bad_feedback", 'Send {"message_id": <id>, "value": "up" or "down"}.'
             )
         if not await message_feedback(
-            session_key=self.session_key, message_id=message_id, value=value
+            chat_token=self.chat_token, message_id=message_id, value=value
         ):
             return await self.error("bad_feedback", "There is no such answer in this chat.")
         await self.send_json({"type": "feedback_saved", "message_id": message_id})

@@ -5,40 +5,42 @@ a ticket is anonymised instead: deleting the ticket would also delete the agents
 the audit trail (number, status, priority, assignee, SLA, history of changes), which hold
 nothing about the customer. So the ticket keeps those and loses its name and email; its
 subject, every message, internal note and review-sample text become "[erased]"; and the
-conversation gets a new session key, so the browser's cookie no longer leads to it.
+conversation gets a new token hash, so the browser's session no longer leads to it.
 
-In Redis, the session's chat history and its Django session (SESSION_ENGINE stores it in
-the cache) are deleted. Rate-limit counters are left to expire at the end of their window:
-each is a hash and a number, with nothing readable about anyone.
+In Redis, the conversation's chat history is deleted. The Django session is not: nothing
+stored knows its key (chat/models.py), and it holds only the chat token, which leads
+nowhere once the conversation is erased. Rate-limit counters are left to expire at the end
+of their window: each is a hash and a number, with nothing readable about anyone.
 """
 
-import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import import_module
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from chat.history import history_forget
-from chat.models import Conversation, Message, ReviewSample
-from tickets.models import Ticket, TicketNote
+from chat.models import Conversation, Message, ReviewSample, unused_token_hash
+from tickets.models import Ticket, TicketChange, TicketNote
 
 ERASED = "[erased]"
+HISTORY_EXPIRES = (
+    "The recent chat history in Redis could not be deleted; it expires on its own "
+    f"{settings.CHAT_HISTORY_TTL // 60} minutes after the last answer (CHAT_HISTORY_TTL)."
+)
 
 
 @dataclass
 class Erasure:
-    """What session_erase found and erased, for the command's and the admin's report."""
+    """What conversation_erase found and erased, for the command's and the admin's report."""
 
-    session_key: str
+    conversation_id: int
     conversation_deleted: bool = False
     tickets_anonymised: list[str] = field(default_factory=list)
     messages: int = 0
     redis_history: int = 0
-    redis_session: int = 0
 
     def __str__(self) -> str:
         if self.conversation_deleted:
@@ -51,19 +53,19 @@ class Erasure:
         else:
             postgres = "no conversation in Postgres"
         return (
-            f"Session {self.session_key[:8]}…: {postgres}; Redis: {self.redis_history} "
-            f"history list(s), {self.redis_session} session(s) deleted."
+            f"Conversation {self.conversation_id}: {postgres}; Redis: "
+            f"{self.redis_history} history list(s) deleted."
         )
 
 
-def session_erase(*, session_key: str) -> Erasure:
-    """Erase everything stored about one browser session. Safe to run twice."""
-    report = Erasure(session_key=session_key)
+def conversation_erase(*, conversation_id: int) -> Erasure:
+    """Erase everything stored about one conversation's customer. Safe to run twice."""
+    report = Erasure(conversation_id=conversation_id)
+    key = None
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update().filter(session_key=session_key).first()
-        )
+        conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
         if conversation is not None:
+            key = conversation.token_hash
             report.messages = conversation.messages.count()
             number = _ticket_number(conversation)
             if number is None:
@@ -73,8 +75,8 @@ def session_erase(*, session_key: str) -> Erasure:
                 conversations_anonymise(ids=[conversation.pk], scrub=lambda _: ERASED)
                 report.tickets_anonymised.append(number)
     # After the commit: a failure here is reported, and running the erasure again redoes it.
-    report.redis_history = history_forget(session_keys=[session_key])
-    report.redis_session = sessions_forget(session_keys=[session_key])
+    if key is not None:
+        report.redis_history = history_forget(keys=[key])
     return report
 
 
@@ -87,7 +89,7 @@ def conversations_anonymise(
 ) -> int:
     """Strip the personal data from these conversations, keeping the rows: every text goes
     through `scrub` (redact() for retention, "[erased]" for erasure), the tickets lose the
-    customer's name and email, and the session keys are replaced. Returns messages scrubbed."""
+    customer's name and email, and the token hashes are replaced. Returns messages scrubbed."""
     messages = _scrubbed(Message.objects.filter(conversation_id__in=ids), scrub, "text")
     Message.objects.bulk_update(messages, ["text"], batch_size=500)
     samples = ReviewSample.objects.filter(message__conversation_id__in=ids)
@@ -96,16 +98,20 @@ def conversations_anonymise(
     )
     notes = _scrubbed(TicketNote.objects.filter(ticket__conversation_id__in=ids), scrub, "text")
     TicketNote.objects.bulk_update(notes, ["text"], batch_size=500)
+    # The audit trail records each change of the customer's email, old and new address.
+    email_changes = TicketChange.objects.filter(ticket__conversation_id__in=ids, field="email")
+    changes = _scrubbed(email_changes, scrub, "old", "new")
+    TicketChange.objects.bulk_update(changes, ["old", "new"], batch_size=500)
     tickets = _scrubbed(Ticket.objects.filter(conversation_id__in=ids), scrub, "subject")
     for ticket in tickets:
         ticket.customer_name = ticket.email = ""
     Ticket.objects.bulk_update(tickets, ["subject", "customer_name", "email"], batch_size=500)
     conversations = list(Conversation.objects.filter(pk__in=ids).only("pk"))
     for conversation in conversations:
-        # Unique and unguessable, and visibly not a real session.
-        conversation.session_key = f"anonymised-{secrets.token_hex(16)}"
+        # The hash of a token nobody has: the customer's session no longer leads here.
+        conversation.token_hash = unused_token_hash()
         conversation.anonymised_at = now or timezone.now()
-    Conversation.objects.bulk_update(conversations, ["session_key", "anonymised_at"])
+    Conversation.objects.bulk_update(conversations, ["token_hash", "anonymised_at"])
     return len(messages)
 
 
@@ -115,15 +121,3 @@ def _scrubbed(queryset, scrub: Callable[[str], str], *fields: str) -> list:
         for name in fields:
             setattr(row, name, scrub(getattr(row, name)))
     return rows
-
-
-def sessions_forget(*, session_keys: Iterable[str]) -> int:
-    """Delete these Django sessions from the session store. Returns how many existed."""
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    found = 0
-    for key in session_keys:
-        session = store(session_key=key)
-        if session.exists(key):
-            session.delete(key)
-            found += 1
-    return found

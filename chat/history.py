@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from chat.models import Message
 
-KEY = "chat:history:{session_key}"
+# By the conversation's token hash (chat/models.py), never by the session key.
+KEY = "chat:history:{key}"
 
 # redis.asyncio clients belong to the event loop that made them; keep one per loop (and
 # per URL, so a test pointing REDIS_URL at a Redis of its own gets a client for it).
@@ -43,18 +44,18 @@ def _client() -> aioredis.Redis:
     return client
 
 
-def history_key(session_key: str) -> str:
-    return KEY.format(session_key=session_key)
+def history_key(key: str) -> str:
+    return KEY.format(key=key)
 
 
-async def history_load(*, session_key: str) -> list[dict[str, str]]:
+async def history_load(*, key: str) -> list[dict[str, str]]:
     """The recent turns, oldest first, as [{"user": ..., "assistant": ...}]."""
-    raw = await _client().lrange(history_key(session_key), 0, -1)
+    raw = await _client().lrange(history_key(key), 0, -1)
     return [json.loads(item) for item in raw]
 
 
-async def history_append(*, session_key: str, user: str, assistant: str) -> None:
-    key = history_key(session_key)
+async def history_append(*, key: str, user: str, assistant: str) -> None:
+    key = history_key(key)
     turn = json.dumps({"user": user, "assistant": assistant})
     async with _client().pipeline(transaction=True) as pipe:
         pipe.rpush(key, turn)
@@ -63,10 +64,10 @@ async def history_append(*, session_key: str, user: str, assistant: str) -> None
         await pipe.execute()
 
 
-def history_forget(*, session_keys: Iterable[str]) -> int:
-    """Delete the recent turns of these sessions (erasure, retention). Synchronous: its
+def history_forget(*, keys: Iterable[str]) -> int:
+    """Delete the recent turns of these conversations (erasure, retention). Synchronous: its
     callers are a management command, the admin and a Celery task. Returns keys deleted."""
-    keys = [history_key(key) for key in session_keys]
+    keys = [history_key(key) for key in keys]
     if not keys:
         return 0
     with redis.from_url(settings.REDIS_URL) as client:

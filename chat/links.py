@@ -1,32 +1,6 @@
-"""Where an answer may send a customer: this site's own pages and the docs domains.
+"""Where an answer may send a customer: the rule lives in the core (helpdesk/links.py),
+because the public KB page applies it too and knowledge may not import chat."""
 
-Sources are built from article fields that uploads and editors fill in, and they sit
-next to model output, so a link to anywhere else (a phishing page planted in an article's
-source URL) is never offered. The page applies the same rule again (static/chat/chat.js).
-"""
+from helpdesk.links import host_in, link_allowed
 
-from urllib.parse import urlsplit
-
-from django.conf import settings
-
-
-def link_allowed(url: str) -> bool:
-    """A relative path on this site, or http(s) to a host in DOCS_DOMAINS."""
-    if not url or "\\" in url or any(c.isspace() or ord(c) < 32 for c in url):
-        return False
-    if url.startswith("/"):
-        return not url.startswith("//")  # "//host/..." is another site
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.username or parts.password:
-        return False
-    return host_in(parts.hostname or "", settings.DOCS_DOMAINS)
-
-
-def host_in(host: str, domains: list[str]) -> bool:
-    """ALLOWED_HOSTS-style matching: "docs.example.com" exactly, ".example.com" for the
-    domain and every subdomain."""
-    host = host.lower().rstrip(".")
-    for domain in (d.lower() for d in domains):
-        if host == domain.lstrip(".") or (domain.startswith(".") and host.endswith(domain)):
-            return True
-    return False
+__all__ = ["host_in", "link_allowed"]

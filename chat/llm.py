@@ -39,6 +39,20 @@ class LLMUnavailable(Exception):
     """The model could not be reached, timed out, or broke off the stream."""
 
 
+class LLMRejected(LLMUnavailable):
+    """The server is up but refused this request (a 4xx: "context too long", a bad key).
+
+    The customer gets the fallback like any failure, but it says nothing about the
+    server: it never counts against the breaker, and no other server is tried, since
+    every replica would refuse the same request."""
+
+
+def _server_at_fault(exc: openai.APIStatusError) -> bool:
+    # Too busy (429), too slow (408) or broken (5xx): the server's trouble. Any other
+    # status is about the request, and one customer must not open the breaker for all.
+    return exc.status_code in (408, 429) or exc.status_code >= 500
+
+
 class CircuitBreaker:
     """closed -> open after N failures in a row -> half-open after the cooldown: one trial.
 
@@ -154,6 +168,8 @@ async def stream_chat(messages: list[dict[str, str]]) -> AsyncIterator[str]:
                     yielded = True
                     yield delta
             return
+        except LLMRejected:
+            raise
         except LLMUnavailable as exc:
             if yielded:
                 raise
@@ -191,6 +207,11 @@ async def _stream_from(url: str, messages: list[dict[str, str]]) -> AsyncIterato
                 timeout = settings.LLM_TOKEN_TIMEOUT
                 if delta:
                     yield delta
+    except openai.APIStatusError as exc:
+        if not _server_at_fault(exc):
+            raise LLMRejected(f"{exc.status_code}: {exc.message}"[:300]) from exc
+        _server_failed(circuit)
+        raise LLMUnavailable(f"{type(exc).__name__}: {exc}") from exc
     except (
         openai.OpenAIError,
         httpx2.HTTPError,
@@ -199,13 +220,17 @@ async def _stream_from(url: str, messages: list[dict[str, str]]) -> AsyncIterato
         OSError,
         ValueError,
     ) as exc:
-        global _embedded_url
-        _embedded_url = None
-        circuit.failed()
+        _server_failed(circuit)
         raise LLMUnavailable(f"{type(exc).__name__}: {exc}") from exc
     finally:
         if not answered:
             circuit.abandoned()
+
+
+def _server_failed(circuit: CircuitBreaker) -> None:
+    global _embedded_url
+    _embedded_url = None  # the embedded server may have moved: look it up again
+    circuit.failed()
 
 
 # What the SDK would make a uuid4 for, per request (a getrandom call, which under load

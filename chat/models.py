@@ -1,14 +1,41 @@
+import hashlib
+import secrets
+
 from django.db import models
 
+# The session holds this random token, and the conversation only its hash. The session key
+# itself (a live login: a superuser who chatted is one) is never stored with a conversation
+# or shown to anyone, so neither an agent in the admin nor a database backup can turn a
+# conversation into someone's session.
+SESSION_TOKEN = "chat_token"
 
-def group_for_session(session_key: str) -> str:
-    return f"chat.{session_key}"
+
+def token_new() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def unused_token_hash() -> str:
+    # A conversation made without a token (tests, imports) matches no session's token.
+    return token_hash(token_new())
+
+
+def group_for(key: str) -> str:
+    """The Channels group every open socket of one conversation joins, by its token hash."""
+    return f"chat.{key}"
 
 
 class Conversation(models.Model):
     """Every exchange of one browser session, kept whole (Redis only keeps the recent turns)."""
 
-    session_key = models.CharField(max_length=64, unique=True)
+    # sha256 of the token in the customer's session (SESSION_TOKEN): finds the conversation
+    # for a socket, names its Channels group and its history in Redis.
+    token_hash = models.CharField(
+        max_length=64, unique=True, default=unused_token_hash, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # When the review sampler looked at it; each conversation is considered once.
@@ -33,7 +60,7 @@ class Conversation(models.Model):
 
     def group_name(self) -> str:
         """The Channels group every open socket of this conversation's session joins."""
-        return group_for_session(self.session_key)
+        return group_for(self.token_hash)
 
 
 class Message(models.Model):

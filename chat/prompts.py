@@ -7,6 +7,8 @@ Retrieved text and the customer's words are fenced with delimiters and called da
 an article or a message that says "ignore your instructions" is read, not obeyed.
 """
 
+import copy
+
 from knowledge.sanitise import strip_invisible
 
 SYSTEM_PROMPT = """You are the customer-support assistant for Tasklane, a task and project \
@@ -37,6 +39,71 @@ def format_context(chunks) -> str:
         title = strip_invisible(chunk.article.title, [])
         parts.append(f"[{n}] {title}{heading}\n{chunk.text}")
     return "\n\n".join(parts)
+
+
+# What the chat template adds around each message (role headers, end markers): Llama 3's
+# is 4-5 tokens, ChatML's 4-6. Rounded up.
+MESSAGE_OVERHEAD = 8
+# Slack for an estimate that is still low on some text (single letters between spaces run
+# about two characters a token): the server's "context too long" costs that customer a
+# fallback answer, never the others (chat/llm.py), but should be rare.
+MARGIN = 0.1
+
+
+def tokens_estimate(text: str) -> int:
+    """An upper estimate of `text`'s tokens for a byte-level BPE tokenizer (Llama 3's,
+    SmolLM2's): English averages about four characters a token, counted here as three;
+    every byte of a non-ASCII character counts as a token, which is the most it can be."""
+    ascii_chars = sum(1 for c in text if c < "\x80")
+    return ascii_chars // 3 + len(text.encode()) - ascii_chars + 1
+
+
+def prompt_budget() -> int:
+    """Tokens the prompt may take: the model's context less the answer's room."""
+    # Imported here: chat/screening.py imports this module, and the screen needs no Django.
+    from django.conf import settings
+
+    return int(settings.LLM_CONTEXT_TOKENS * (1 - MARGIN)) - settings.LLM_MAX_TOKENS
+
+
+def _turn_tokens(turn: dict[str, str]) -> int:
+    return tokens_estimate(turn["user"]) + tokens_estimate(turn["assistant"]) + 2 * MESSAGE_OVERHEAD
+
+
+def fit_to_budget(*, question: str, chunks, history: list[dict[str, str]], budget: int):
+    """The history and chunks that fit in `budget` tokens beside the system prompt and
+    the question: the oldest turns go first, then the context is shortened from its end
+    (the weakest match). The question is never cut. Returns (history, chunks)."""
+    fixed = tokens_estimate(SYSTEM_PROMPT) + tokens_estimate(question) + 2 * MESSAGE_OVERHEAD + 20
+    room = budget - fixed - tokens_estimate(NO_CONTEXT)
+    history = list(history)
+    context_tokens = sum(tokens_estimate(c.text) + 20 for c in chunks)
+    while history and room - context_tokens - sum(map(_turn_tokens, history)) < 0:
+        history.pop(0)
+    room -= sum(map(_turn_tokens, history))
+    kept = []
+    for chunk in chunks:
+        # The title and heading line: about 20 tokens.
+        cost = tokens_estimate(chunk.text) + 20
+        if cost <= room:
+            kept.append(chunk)
+            room -= cost
+        elif room > 60:  # a useful part of it still fits
+            kept.append(_shortened(chunk, room - 20))
+            break
+        else:
+            break
+    return history, kept
+
+
+def _shortened(chunk, tokens: int):
+    """A copy of the chunk whose text fits in about `tokens` (the stored one is untouched)."""
+    short = copy.copy(chunk)
+    text = chunk.text
+    while text and tokens_estimate(text) > tokens:
+        text = text[: int(len(text) * 0.9)]
+    short.text = text.rsplit(" ", 1)[0] + " …"
+    return short
 
 
 def build_messages(*, question: str, chunks, history: list[dict[str, str]]) -> list[dict]:

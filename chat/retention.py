@@ -3,7 +3,7 @@
 - Without a ticket: deleted, with their messages and review samples.
 - With a resolved or closed ticket: anonymised (chat/erasure.py) through redact(), so the
   ticket, its audit trail and a redacted transcript stay for reporting, while the name,
-  email and session key go.
+  email and the link to the browser session go.
 - With a ticket still being worked: left alone until it is done and then idle as long.
 
 Idle means no message and no ticket change since the cutoff. (Conversation.updated_at is
@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from redis.exceptions import RedisError
 
-from chat.erasure import conversations_anonymise, sessions_forget
+from chat.erasure import conversations_anonymise
 from chat.history import history_forget
 from chat.models import Conversation, Message
 from chat.redaction import redact
@@ -63,7 +63,7 @@ def _locked(conversations: QuerySet[Conversation], size: int) -> list[tuple[int,
     return list(
         conversations.select_for_update(skip_locked=True, of=("self",))
         .order_by("pk")
-        .values_list("pk", "session_key")[:size]
+        .values_list("pk", "token_hash")[:size]
     )
 
 
@@ -83,13 +83,12 @@ def _anonymise_batch(conversations: QuerySet[Conversation], size: int, now: date
     return len(rows)
 
 
-def _forget(session_keys: list[str]) -> None:
-    # Both expire on their own long before CHAT_RETENTION_DAYS with the default settings;
-    # this is for a deployment that keeps them longer. So Redis being down is not fatal.
-    if not session_keys:
+def _forget(keys: list[str]) -> None:
+    # The history expires on its own long before CHAT_RETENTION_DAYS with the default
+    # settings; this is for a deployment that keeps it longer. So Redis down is not fatal.
+    if not keys:
         return
     try:
-        history_forget(session_keys=session_keys)
-        sessions_forget(session_keys=session_keys)
+        history_forget(keys=keys)
     except (RedisError, OSError):
-        logger.warning("Retention could not clear %d session(s) in Redis", len(session_keys))
+        logger.warning("Retention could not clear %d chat history list(s) in Redis", len(keys))

@@ -26,8 +26,11 @@ are classifiers, vector stores or a second LLM call, each heavier than the quest
 guards; no small, well-kept offline library of rules exists. Screening is one layer: the
 prompt also fences the customer's words as data, and the model is told never to obey them.
 
-The patterns themselves live in chat/screening_rules.py; this module folds the text,
-matches them, decodes hidden payloads and listens to the answer.
+The patterns themselves live in chat/screening_rules.py and chat/screening_phrases.py; this
+module folds the text, matches them, decodes hidden payloads and listens to the answer.
+Every rule reads the folded text once per view, so the screen's time is linear in the
+message's length: a message that grows too long when folded is refused (`oversized`), and
+no rule may backtrack over a run of characters (see the notes in screening_rules.py).
 
 Pure Python, no Django: the benchmark imports it without settings.
 """
@@ -42,6 +45,12 @@ from collections import deque
 from urllib.parse import unquote
 
 from chat import prompts
+from chat.screening_phrases import (
+    PROMPT_REQUEST,
+    PROMPT_REQUEST_SQUASHED,
+    ROLEPLAY,
+    ROLEPLAY_SQUASHED,
+)
 from chat.screening_rules import (
     ALLOWED_INVISIBLE,
     BASE64_BLOB,
@@ -55,10 +64,6 @@ from chat.screening_rules import (
     LOOKALIKES,
     OVERRIDE,
     OVERRIDE_SQUASHED,
-    PROMPT_REQUEST,
-    PROMPT_REQUEST_SQUASHED,
-    ROLEPLAY,
-    ROLEPLAY_SQUASHED,
     ROT13,
     SPELLED_APART,
     STRIP,
@@ -67,6 +72,16 @@ from chat.screening_rules import (
 FAMILIES = ("invisible", "delimiter", "override", "roleplay", "system_prompt", "encoded")
 # Not an input rule: the model began to recite its prompt (PromptEcho).
 PROMPT_ECHO = "prompt_echo"
+# Not a rule either: the message grew past GROWTH_MAX when folded (below).
+OVERSIZED = "oversized"
+
+# How much longer than itself a message may grow when folded. Every rule reads the folded
+# text, so this ties the screen's time to the length the consumer already limits
+# (CHAT_MAX_MESSAGE_CHARS), whatever the characters: "ﷺ" alone folds to 18.
+# Three, for Korean: a Hangul syllable folds into up to three jamo ("한" reads "ᄒ ᅡ ᆫ");
+# other questions grow far less (a ligature, an ellipsis, a full-width letter).
+GROWTH_MAX = 3
+GROWTH_SLACK = 32  # so a short message with one long ligature in it is still read
 
 INJECTION_REFUSAL = (
     "Sorry, I can only help with questions about our product, and I can't change how I "
@@ -161,6 +176,8 @@ def screen(text: str) -> str | None:
     if has_invisible(text):
         return "invisible"
     clean = normalise(text)
+    if _grew_too_much(text, clean):
+        return OVERSIZED
     found = _match_family(clean, (*TEXT_FAMILIES, "encoded"))
     if found:
         return found
@@ -169,8 +186,14 @@ def screen(text: str) -> str | None:
     return None
 
 
+def _grew_too_much(text: str, clean: str) -> bool:
+    return len(clean) > GROWTH_MAX * len(text) + GROWTH_SLACK
+
+
 def _is_instruction(decoded: str) -> bool:
     clean = normalise(decoded)
+    if _grew_too_much(decoded, clean):
+        return True  # a payload hidden twice over is no customer's question
     return bool(INSTRUCTION_WORDS.search(clean) or _match_family(clean, TEXT_FAMILIES))
 
 

@@ -17,8 +17,8 @@ from chat import llm
 from chat.batching import TokenBatcher
 from chat.history import history_append, history_from_transcript, history_load
 from chat.links import link_allowed
-from chat.models import Conversation, Message
-from chat.prompts import build_messages
+from chat.models import SESSION_TOKEN, Conversation, Message, token_hash, token_new
+from chat.prompts import build_messages, fit_to_budget, prompt_budget
 from chat.quality import groundedness, used_sources
 from chat.screening import INJECTION_REFUSAL, PROMPT_ECHO, PromptEcho, screen
 from chat.timings import AnswerClock
@@ -78,18 +78,40 @@ def _on_db(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     return database_sync_to_async(fn, thread_sensitive=False, executor=_db_threads)
 
 
-def _conversation_get(session_key: str) -> Conversation:
-    return Conversation.objects.get_or_create(session_key=session_key)[0]
+def session_chat_token(*, session) -> str:
+    """The token that finds this session's conversation, made on first use and kept in
+    the session. A session from before tokens existed has its key as its token: that is
+    what its conversation's hash was migrated from (chat/migrations/0006)."""
+    token = session.get(SESSION_TOKEN)
+    if not token:
+        key = session.session_key
+        legacy = key and session.get("started") and _has_conversation(token_hash(key))
+        token = key if legacy else token_new()
+        session[SESSION_TOKEN] = token
+        session.save()
+    return token
 
 
-async def conversation_for_session(*, session_key: str) -> Conversation:
-    return await _on_db(_conversation_get)(session_key)
+async def asession_chat_token(*, session) -> str:
+    return await _on_db(session_chat_token)(session=session)
 
 
-def _turn_open(session_key: str) -> tuple[Conversation, EmbeddingIndex | None]:
+def _has_conversation(key: str) -> bool:
+    return Conversation.objects.filter(token_hash=key).exists()
+
+
+def _conversation_get(chat_token: str) -> Conversation:
+    return Conversation.objects.get_or_create(token_hash=token_hash(chat_token))[0]
+
+
+async def conversation_for_token(*, chat_token: str) -> Conversation:
+    return await _on_db(_conversation_get)(chat_token)
+
+
+def _turn_open(chat_token: str) -> tuple[Conversation, EmbeddingIndex | None]:
     """One trip for what every question needs first: its conversation (is a human on
     it?) and the index that answers (whose model embeds the question)."""
-    return _conversation_get(session_key), serving_index()
+    return _conversation_get(chat_token), serving_index()
 
 
 def _question_store(conversation: Conversation, text: str) -> Message:
@@ -111,7 +133,7 @@ async def _load_history(
     conversation: Conversation, stored: "asyncio.Future[Message]"
 ) -> list[dict[str, str]]:
     try:
-        return await history_load(session_key=conversation.session_key)
+        return await history_load(key=conversation.token_hash)
     except (RedisError, OSError):
         # Without Redis the same turns come from the transcript: slower, never lost.
         logger.warning("Chat history unavailable in Redis; reading the transcript instead")
@@ -119,10 +141,12 @@ async def _load_history(
         return await history_from_transcript(conversation_id=conversation.pk, before_id=question.pk)
 
 
-async def undelivered_agent_messages(*, session_key: str) -> list[Message]:
+async def undelivered_agent_messages(*, chat_token: str) -> list[Message]:
     """Agent replies written while the customer was away, oldest first."""
     waiting = Message.objects.filter(
-        conversation__session_key=session_key, role=Message.Role.AGENT, delivered=False
+        conversation__token_hash=token_hash(chat_token),
+        role=Message.Role.AGENT,
+        delivered=False,
     ).select_related("author")
     return await _on_db(list)(waiting)
 
@@ -136,7 +160,7 @@ _last_index: EmbeddingIndex | None = None
 
 async def question_answer(
     *,
-    session_key: str,
+    chat_token: str,
     text: str,
     send: Send,
     received_at: float | None = None,
@@ -145,14 +169,14 @@ async def question_answer(
     """Answer one question. `previous`: the question this socket asked last, if any."""
     global _last_index
     clock = AnswerClock(received_at)
-    family = screen(text) if settings.CHAT_SCREENING else None
+    family = await _screened(text)
     # A follow-up is searched with the previous question in front, and the socket knows
     # what that was: the query is guessed and embedded before the history confirms it.
     guess = retrieval_query(question=text, history=[{"user": previous}] if previous else [])
     early_index = None if family else _last_index
     early = None if early_index is None else _embedding_start(guess, early_index, clock)
     try:
-        conversation, index = await clock.timed("conversation", _on_db(_turn_open)(session_key))
+        conversation, index = await clock.timed("conversation", _on_db(_turn_open)(chat_token))
     except BaseException:
         _discard(early)
         raise
@@ -172,6 +196,16 @@ async def question_answer(
         _discard(early)
         early = _embedding_start(guess, index, clock)
     return await _answer(conversation, text, guess, early, send, clock)
+
+
+async def _screened(text: str) -> str | None:
+    """The screen's verdict, reached on a thread: it takes ~20 ms for a long question
+    (about 190 rules over several readings, benchmarks/worst_case.py), which on the event
+    loop would stall every other socket of the process; there, the loop gets the GIL back
+    between rules."""
+    if not settings.CHAT_SCREENING:
+        return None
+    return await asyncio.to_thread(screen, text)
 
 
 def _embedding_start(text: str, index: EmbeddingIndex | None, clock: AnswerClock):
@@ -228,9 +262,14 @@ async def _answer(
         # Weak evidence: say so instead of letting the model improvise. No LLM call.
         return await _refuse(reply, send, clock)
     began = time.perf_counter()
-    messages = build_messages(question=text, chunks=found.chunks, history=history)
+    # Long turns could overflow the model's context; what does not fit is left out.
+    history, chunks = fit_to_budget(
+        question=text, chunks=found.chunks, history=history, budget=prompt_budget()
+    )
+    reply.history_turns = len(history)
+    messages = build_messages(question=text, chunks=chunks, history=history)
     clock.mark("prompt", began)
-    return await _stream_answer(reply, question, messages, found.chunks, send, clock)
+    return await _stream_answer(reply, question, messages, chunks, send, clock)
 
 
 async def _stream_answer(
@@ -268,7 +307,7 @@ async def _stream_answer(
     reply.timings = clock.finish()
     await _save(reply)
     metrics.ANSWERS.inc()
-    await _remember(reply.conversation.session_key, question.text, reply.text)
+    await _remember(reply.conversation.token_hash, question.text, reply.text)
     await send({"type": "sources", "sources": reply.sources})
     await send({"type": "done", "message_id": reply.pk})
     return reply
@@ -331,10 +370,12 @@ async def _refuse_injection(
     return reply
 
 
-async def message_feedback(*, session_key: str, message_id: int, value: str) -> bool:
+async def message_feedback(*, chat_token: str, message_id: int, value: str) -> bool:
     """Store a thumbs up/down on one of this session's answers. False if not theirs."""
     answers = Message.objects.filter(
-        pk=message_id, role=Message.Role.ASSISTANT, conversation__session_key=session_key
+        pk=message_id,
+        role=Message.Role.ASSISTANT,
+        conversation__token_hash=token_hash(chat_token),
     )
     return bool(await _on_db(answers.update)(feedback=value))
 
@@ -359,8 +400,8 @@ async def _fallback(reply: Message, parts: list[str], send: Send, clock: AnswerC
     return reply
 
 
-async def _remember(session_key: str, question: str, answer: str) -> None:
+async def _remember(key: str, question: str, answer: str) -> None:
     try:
-        await history_append(session_key=session_key, user=question, assistant=answer)
+        await history_append(key=key, user=question, assistant=answer)
     except (RedisError, OSError):
         logger.warning("Could not store the turn in the chat history", exc_info=True)

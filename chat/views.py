@@ -4,6 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django_ratelimit.decorators import ratelimit
 
+from chat.services import session_chat_token
 from helpdesk.ratelimits import page_rate
 
 
@@ -11,13 +12,13 @@ from helpdesk.ratelimits import page_rate
 @ratelimit(group="pages", key="ip", rate=page_rate)
 @ensure_csrf_cookie
 def index(request):
-    # The socket belongs to the Django session, so make sure one exists (and its cookie).
+    # The socket finds its conversation by a token in the Django session, so make sure
+    # both exist (and the cookie); made here rather than by the socket, so that two tabs
+    # opening at once cannot each make a token of their own.
     # Reading it also checks Redis, and connecting checks Postgres: the chat needs both,
     # so an outage shows the "degraded" page now (helpdesk.views.server_error), not a
     # page whose socket can never connect.
-    if not request.session.get("started"):
-        request.session["started"] = True
-        request.session.save()
+    session_chat_token(session=request.session)
     connection.ensure_connection()
     # The page checks source links against the same hosts (static/chat/chat.js).
     return render(request, "chat/index.html", {"docs_domains": settings.DOCS_DOMAINS})

@@ -37,6 +37,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("HELPDESK_VAR_DIR") or BASE_DIR / "var").resolve()
 DB_NAME = "helpdesk"
 LLM_ALIAS = "SmolLM2-135M-Instruct"
+# The embedded server's context window, in tokens (settings.LLM_CONTEXT_TOKENS's default).
+LLM_CONTEXT_TOKENS = 4096
 LLM_START_TIMEOUT = 90.0
 
 # Services started by *this* process, in start order.
@@ -275,7 +277,7 @@ def llm_server_command(*, port: int, model: Path, python: str = sys.executable) 
         "--host", "127.0.0.1",
         "--port", str(port),
         "--n_threads", str(os.cpu_count() or 1),
-        "--n_ctx", "4096",
+        "--n_ctx", str(LLM_CONTEXT_TOKENS),
         # The default cuts a running stream short when a second request arrives.
         "--interrupt_requests", "False",
     ]  # fmt: skip

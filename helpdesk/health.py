@@ -3,6 +3,11 @@
 database, redis and embeddings are needed to answer at all. The LLM is not: without it the
 customer still gets the best matching articles and the escalate button (the fallback), so
 a dead LLM makes the service "degraded", not "down".
+
+Each check's result is reused for HEALTHZ_CACHE_SECONDS, so the public endpoint cannot be
+used to make every process embed and call the LLM at the caller's pace. The cache is the
+process's own, not Redis: each process reports its own pools and embedder, and the Redis
+check must not depend on Redis.
 """
 
 import asyncio
@@ -18,6 +23,9 @@ from chat import llm
 from knowledge.retrieval import aembed_question
 
 REQUIRED = ("database", "redis", "embeddings")
+
+# name -> (monotonic time it expires, the task that runs or ran the check).
+_recent: dict[str, tuple[float, asyncio.Task]] = {}
 
 
 def _database() -> bool:
@@ -69,6 +77,23 @@ async def _timed(check: Callable[[], Awaitable[bool]]) -> dict:
     return result
 
 
+async def _cached(name: str, check: Callable[[], Awaitable[bool]]) -> dict:
+    """The check's result from the last HEALTHZ_CACHE_SECONDS, or a new run of it.
+
+    Requests that arrive while a run is under way wait for that run instead of starting
+    their own, so a burst costs one run too.
+    """
+    loop = asyncio.get_running_loop()
+    expires, task = _recent.get(name, (0.0, None))
+    # A pending run of another event loop cannot be awaited here (only tests have several).
+    stale = task is None or (not task.done() and task.get_loop() is not loop)
+    if stale or time.monotonic() >= expires:
+        task = loop.create_task(_timed(check))
+        _recent[name] = (time.monotonic() + settings.HEALTHZ_CACHE_SECONDS, task)
+    # Shielded: a caller that hangs up must not cancel the run the others wait for.
+    return dict(await asyncio.shield(task))
+
+
 async def health_report() -> dict:
     """{"status": "ok" | "degraded" | "down", "checks": {name: {"ok", "ms", "error"?}}}"""
     checks = {
@@ -77,7 +102,7 @@ async def health_report() -> dict:
         "llm": check_llm,
         "embeddings": check_embeddings,
     }
-    results = await asyncio.gather(*(_timed(check) for check in checks.values()))
+    results = await asyncio.gather(*(_cached(name, check) for name, check in checks.items()))
     report = dict(zip(checks, results, strict=True))
     report["llm"]["circuit"] = llm.circuit_state()
     if not all(report[name]["ok"] for name in REQUIRED):

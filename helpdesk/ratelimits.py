@@ -8,8 +8,11 @@ how long until that window ends.
 import ipaddress
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
+
+from helpdesk.cache import OUTAGE
 
 # Per chat action: the settings holding its per-session and its per-address rate.
 CHAT_RATES = {
@@ -90,3 +93,44 @@ def seconds_to_wait(time_left: int) -> int:
 def page_rate(group: str, request: HttpRequest) -> str:
     """The public pages' rate, read per request so that a changed setting applies."""
     return settings.RATELIMIT_PAGES
+
+
+# How long an address's count of open sockets outlives its last connect. A daphne process
+# that dies with sockets open never counts them down; this bounds how long they count.
+CONNECTIONS_TTL = 3600
+
+
+def _connections_key(scope: dict) -> str:
+    return f"chat:connections:{client_ip(scope_request(scope))}"
+
+
+def chat_connection_open(*, scope: dict) -> bool:
+    """Count one more open chat socket for the client's address. False, and not counted,
+    when the address already has CHAT_CONNECTIONS_PER_IP open: each socket holds memory
+    and a query, and a script could otherwise open thousands."""
+    cache, key = caches[settings.RATELIMIT_USE_CACHE], _connections_key(scope)
+    cache.add(key, 0, CONNECTIONS_TTL)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between the two calls
+        count = 1
+    if count is None:
+        # Redis unreachable: let the socket open whatever RATELIMIT_FAIL_OPEN says. Failing
+        # closed, its questions are refused by their own limits with the right message;
+        # refusing the socket would only say "too many chats" to everyone.
+        return True
+    try:
+        cache.touch(key, CONNECTIONS_TTL)
+    except OUTAGE:
+        pass
+    if count > settings.CHAT_CONNECTIONS_PER_IP:
+        chat_connection_closed(scope=scope)
+        return False
+    return True
+
+
+def chat_connection_closed(*, scope: dict) -> None:
+    try:
+        caches[settings.RATELIMIT_USE_CACHE].decr(_connections_key(scope))
+    except (ValueError, *OUTAGE):
+        pass  # expired, or Redis is down: the count lapses with CONNECTIONS_TTL

@@ -83,7 +83,8 @@ SITE_NAME = os.environ.get("SITE_NAME", "Tasklane Support")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Django's admin, on helpdesk.admin_site.HelpdeskAdminSite (a second factor, staff sessions).
+    "helpdesk.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -93,6 +94,10 @@ INSTALLED_APPS = [
     "channels",
     # Only for its system checks (a cache that cannot count atomically is an error).
     "django_ratelimit",
+    # Admin logins: throttled (axes) and with an optional TOTP second factor (django-otp).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "helpdesk",
     "chat",
     "knowledge",
@@ -108,10 +113,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): did this session pass the user's TOTP device?
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns django-ratelimit's Ratelimited (a PermissionDenied) into RATELIMIT_VIEW's 429.
     "django_ratelimit.middleware.RatelimitMiddleware",
+    # Last, as axes documents: turns a locked-out login into its 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -191,6 +200,33 @@ CACHES = {
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 14 * 24 * 3600)
+# A staff login lasts a working day from the moment it is made, not SESSION_COOKIE_AGE:
+# a forgotten admin tab or a stolen cookie is worth far more than a customer's chat.
+STAFF_SESSION_SECONDS = envint("STAFF_SESSION_SECONDS", 9 * 3600)
+
+# --- Admin logins (helpdesk/admin_site.py) ------------------------------------------------------
+# axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# This many wrong passwords for one username from one address lock that pair out for the
+# cool-off. The pair, not the address alone: an office behind one NAT address is not locked
+# out by one colleague's typos, and not the username alone: an attacker cannot lock a
+# staff member out from elsewhere. An attacker spraying one user from many addresses still
+# gets only this many guesses per address per cool-off.
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", 15) / 60  # axes reads a float as hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address the rate limits count, through the same trusted proxies (TRUSTED_PROXY_COUNT).
+AXES_CLIENT_IP_CALLABLE = "helpdesk.ratelimits.client_ip"
+# A right password wipes the earlier typos, so they do not add up over a working day.
+AXES_RESET_ON_SUCCESS = True
+# Anyone with a confirmed TOTP device passes it at every admin login. On, a superuser without
+# one can use the admin only to enrol one. Off for a local checkout; production turns it on.
+ADMIN_REQUIRE_2FA = envbool("ADMIN_REQUIRE_2FA", False)
+# The name an authenticator app shows beside the code.
+OTP_TOTP_ISSUER = SITE_NAME
 
 # --- Rate limits (helpdesk/ratelimits.py) ---------------------------------------------------
 # Counted in Redis, so every daphne process shares one count. A cache of its own only to
@@ -248,9 +284,17 @@ CHANNEL_LAYERS = {
 
 # /healthz gives each dependency check this long (seconds) before reporting it down.
 HEALTHZ_TIMEOUT = envfloat("HEALTHZ_TIMEOUT", 2.0)
+# Each check's result is reused this long (per process), so a flood of /healthz costs one
+# database query, Redis ping, embedding and LLM call per process per window, not one each.
+HEALTHZ_CACHE_SECONDS = envfloat("HEALTHZ_CACHE_SECONDS", 5.0)
+# Per address: far above any load balancer's or monitor's probing (one a second).
+RATELIMIT_HEALTHZ = envrate("RATELIMIT_HEALTHZ", "60/m")
 
-# kombu spells a unix-socket Redis URL differently from redis-py.
-CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
+# Production gives the broker a Redis of its own that never evicts (docker-compose.yml);
+# unset, it is REDIS_URL's. kombu spells a unix-socket Redis URL differently from redis-py.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL.replace(
+    "unix://", "redis+socket://", 1
+)
 CELERY_TASK_IGNORE_RESULT = True
 # A task is acknowledged when it ends, not when it starts: a worker killed mid-task leaves
 # its message to be delivered again (every task is idempotent). A dead pool child is
@@ -268,6 +312,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 LLM_MODEL = os.environ.get("LLM_MODEL", devstack.LLM_ALIAS)
 LLM_API_KEY = os.environ.get("LLM_API_KEY", "not-needed")
 LLM_MAX_TOKENS = envint("LLM_MAX_TOKENS", 500)
+# The model's context window in tokens (vLLM's --max-model-len): history and retrieved
+# context are cut to fit it (chat/prompts.py), so a long conversation gets an answer
+# rather than the server's "context too long". 8192 is compose's vLLM; the embedded
+# llama.cpp server has 4096.
+LLM_CONTEXT_TOKENS = envint(
+    "LLM_CONTEXT_TOKENS", 8192 if LLM_BASE_URL else devstack.LLM_CONTEXT_TOKENS
+)
 LLM_TEMPERATURE = envfloat("LLM_TEMPERATURE", 0.3)
 LLM_CONNECT_TIMEOUT = envfloat("LLM_CONNECT_TIMEOUT", 3.0)
 # How long to wait for the first token, then between tokens, before falling back.
@@ -329,6 +380,13 @@ CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)
 CHAT_HISTORY_TURNS = envint("CHAT_HISTORY_TURNS", 10)
 CHAT_HISTORY_TTL = envint("CHAT_HISTORY_TTL", 3600)
 CHAT_MAX_MESSAGE_CHARS = envint("CHAT_MAX_MESSAGE_CHARS", 2000)
+# Every socket's own budget of frames, per frame type (chat/throttle.py): this many at
+# once, refilled at this rate. Questions are limited more tightly still, in Redis, above.
+CHAT_SOCKET_BURST = envint("CHAT_SOCKET_BURST", 10)
+CHAT_SOCKET_FRAMES_PER_MINUTE = envint("CHAT_SOCKET_FRAMES_PER_MINUTE", 30)
+# Open chat sockets per client address, across every daphne process (counted in Redis).
+# An office behind one NAT address shares it: 50 people with a chat open each.
+CHAT_CONNECTIONS_PER_IP = envint("CHAT_CONNECTIONS_PER_IP", 50)
 # After an answer's first token, at most one token frame per this many ms: each frame costs
 # the process the same CPU whatever it holds (chat/batching.py). 0 = one frame per token.
 CHAT_TOKEN_FRAME_MS = envint("CHAT_TOKEN_FRAME_MS", 40)
@@ -353,7 +411,7 @@ REFUSAL_TEXT = os.environ.get(
 )
 # Hosts that answer sources may link to besides this site's /kb/ pages ("docs.example.com",
 # or ".example.com" for every subdomain). An article whose source_url is elsewhere is
-# linked to its /kb/ page instead (chat/links.py).
+# linked to its /kb/ page instead, and its /kb/ page shows no link to it (helpdesk/links.py).
 DOCS_DOMAINS = envlist("DOCS_DOMAINS", "")
 # Quality review: the share of finished conversations sampled, and when one is finished.
 REVIEW_SAMPLE_SHARE = envfloat("REVIEW_SAMPLE_SHARE", 0.1)
@@ -370,6 +428,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "chat.tasks.purge_old_conversations",
         "schedule": envint("CHAT_RETENTION_EVERY_SECONDS", 3600),
     },
+    "requeue-stale-work": {
+        "task": "knowledge.tasks.requeue_stale_work",
+        "schedule": envint("KB_REQUEUE_EVERY_SECONDS", 300),
+    },
 }
 
 # Prometheus scrapes /metrics; with a token set it must send "Authorization: Bearer <token>".
@@ -384,7 +446,27 @@ WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", devstack.VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+# Every upload path has the same limits (knowledge/uploads.py): the single-article form, the
+# bulk upload, and each member of a .zip (its uncompressed size, as declared and as read).
+# 10 MB a file is a long PDF manual; a help page is ~10-100 KB.
 KB_UPLOAD_MAX_BYTES = envint("KB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+# Files in one upload, counting each .zip's members: a large product's whole help centre.
+KB_UPLOAD_MAX_FILES = envint("KB_UPLOAD_MAX_FILES", 500)
+# All of one upload's bytes, and what its .zip files unpack to: daphne spools the request and
+# the bytes wait in Postgres until a worker reads them. 10 MB is ~500 help pages, and what
+# the proxy lets through to /admin/ (deploy/nginx.conf, 11m); raise the two together, or
+# the proxy refuses first with a bare 413.
+KB_UPLOAD_MAX_TOTAL_BYTES = envint("KB_UPLOAD_MAX_TOTAL_BYTES", 10 * 1024 * 1024)
+# pypdf reads a page's text in ~5-50 ms; 300 pages stay well inside the time limit below.
+KB_PDF_MAX_PAGES = envint("KB_PDF_MAX_PAGES", 300)
+# Reading an uploaded file (extraction and sanitising) runs in a Celery worker under these
+# limits (seconds): the soft one marks the file failed, the hard one kills a stuck child.
+KB_EXTRACT_SOFT_TIME_LIMIT = envint("KB_EXTRACT_SOFT_TIME_LIMIT", 60)
+KB_EXTRACT_TIME_LIMIT = envint("KB_EXTRACT_TIME_LIMIT", 90)
+# An article still pending (or an uploaded file unread) this long after its task was queued
+# lost that task (a broker blip): the beat task requeues it. Longer than any task's hard
+# time limit (embedding: 300 s), so a task still running is not queued twice.
+KB_STALE_PENDING_MINUTES = envint("KB_STALE_PENDING_MINUTES", 10)
 
 # Ticket SLA: hours from creation to the due time, by priority.
 TICKET_SLA_HOURS = {
@@ -397,6 +479,12 @@ TICKET_SLA_HOURS = {
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25)
+# Seconds before a silent mail server counts as down (Django's default waits forever).
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+# A reply email that fails is retried this many times, waiting about REPLY_EMAIL_RETRY_BACKOFF
+# seconds, then twice as long each time (at most 10 minutes), before it is marked failed.
+REPLY_EMAIL_MAX_RETRIES = envint("REPLY_EMAIL_MAX_RETRIES", 10)
+REPLY_EMAIL_RETRY_BACKOFF = envint("REPLY_EMAIL_RETRY_BACKOFF", 30)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "support@localhost")
 
 LANGUAGE_CODE = "en-us"
@@ -425,6 +513,15 @@ SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# A phone number written without its +country code ("030/1234567") is redacted when it is
+# valid in one of these regions (ISO 3166 codes). Each region added catches its national
+# formats, at the cost of a few more long numbers taken for phones (chat/redaction.py).
+REDACTION_PHONE_REGIONS = [
+    region.upper() for region in envlist("REDACTION_PHONE_REGIONS", "US,GB,DE,FR,ES,IT,NL,IN,BR,AU")
+]
+if bad_regions := [r for r in REDACTION_PHONE_REGIONS if not re.fullmatch(r"[A-Z]{2}", r)]:
+    raise ImproperlyConfigured(f"REDACTION_PHONE_REGIONS must be 2-letter codes, not {bad_regions}")
 
 # Everything logged is redacted (emails, phones, cards, IBANs...; chat/redaction.py) as
 # it is written: logs outlive conversations and reach more people than the ticket does.

@@ -4,9 +4,7 @@ from django.urls import include, path
 from helpdesk import views
 from helpdesk.metrics import metrics
 
-admin.site.site_header = "Helpdesk"
-admin.site.site_title = "Helpdesk admin"
-
+# admin.site is helpdesk.admin_site.HelpdeskAdminSite (helpdesk.apps.AdminConfig).
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

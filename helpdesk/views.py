@@ -1,5 +1,7 @@
 import sys
 
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -28,7 +30,20 @@ async def healthz(request):
 
     200 while the service can answer customers, even when only the LLM is down (they get
     the fallback); 503 when it cannot. ?strict=1 also fails on a degraded service.
+    429 past RATELIMIT_HEALTHZ per address: the checks are cached, but not the request.
     """
+    # Counted as the pages are, per client address (helpdesk/ratelimits.py), in Redis.
+    # Not @ratelimit: its wrapper is sync, and its 429 page speaks of the "pages" group.
+    usage = await sync_to_async(get_usage)(
+        request, group="healthz", key="ip", rate=settings.RATELIMIT_HEALTHZ, increment=True
+    )
+    # No count (Redis unreachable: None, or time_left -1 when failing closed) refuses no
+    # probe: the load balancer must see the outage as the 503 below, not as a 429.
+    if usage and usage["should_limit"] and usage["time_left"] >= 0:
+        retry_after = seconds_to_wait(usage["time_left"])
+        response = JsonResponse({"status": "throttled"}, status=429)
+        response["Retry-After"] = str(retry_after)
+        return response
     report = await health_report()
     strict = request.GET.get("strict") == "1"
     healthy = report["status"] == "ok" or (report["status"] == "degraded" and not strict)

@@ -1,3 +1,5 @@
+from pathlib import PurePath
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -11,17 +13,17 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
-from knowledge.extract import SUPPORTED, ExtractionError, extract
+from knowledge.extract import SUPPORTED
 from knowledge.indexes import embedding_index_progress
-from knowledge.models import Article, ArticleEmbedding, EmbeddingIndex
-from knowledge.sanitise import (
-    ADDRESSES_ASSISTANT,
-    HIDDEN_HTML,
-    HTML_COMMENT,
-    INVISIBLE_CHARACTERS,
-    as_flags,
+from knowledge.models import Article, ArticleEmbedding, EmbeddingIndex, Upload, UploadFile
+from knowledge.sanitise import ADDRESSES_ASSISTANT, HIDDEN_HTML, HTML_COMMENT, INVISIBLE_CHARACTERS
+from knowledge.services import article_approve, article_schedule_embedding
+from knowledge.uploads import (
+    file_problem,
+    upload_create,
+    upload_create_for_article,
+    upload_limits_problems,
 )
-from knowledge.services import article_approve, article_bulk_upload, article_schedule_embedding
 
 FINDING_LABELS = {
     ADDRESSES_ASSISTANT: "Addresses the assistant (left out of the embedding)",
@@ -62,6 +64,13 @@ class UploadForm(forms.Form):
         "and upload the file instead.",
     )
 
+    def clean_files(self):
+        files = self.cleaned_data["files"]
+        # Refused whole, before anything is stored: a partial upload would surprise more.
+        if problems := upload_limits_problems(files=[(f.name, f.size) for f in files]):
+            raise forms.ValidationError([*problems, "Nothing was uploaded."])
+        return files
+
 
 class ArticleForm(forms.ModelForm):
     class Meta:
@@ -70,6 +79,7 @@ class ArticleForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fill_title = False  # the worker gives the article its file's title
         # An upload supplies them, so they are only required when there is no file.
         for name in ("title", "slug", "body"):
             self.fields[name].required = False
@@ -79,8 +89,8 @@ class ArticleForm(forms.ModelForm):
         cleaned = super().clean()
         upload = cleaned.get("file")
         if isinstance(upload, UploadedFile):
-            self._apply_upload(cleaned, upload)
-        if not cleaned.get("body", "").strip() and "file" not in self.errors:
+            self._take_upload(cleaned, upload)
+        elif not cleaned.get("body", "").strip() and "file" not in self.errors:
             self.add_error("body", "Write the article here or upload a file.")
         if not cleaned.get("title") and cleaned.get("body"):
             self.add_error("title", "Give the article a title.")
@@ -91,23 +101,27 @@ class ArticleForm(forms.ModelForm):
             self.add_error("slug", "Give the article a slug (letters, numbers, hyphens).")
         return cleaned
 
-    def _apply_upload(self, cleaned: dict, upload: UploadedFile) -> None:
-        if upload.size > settings.KB_UPLOAD_MAX_BYTES:
-            limit = filesizeformat(settings.KB_UPLOAD_MAX_BYTES)
-            self.add_error("file", f"{upload.name} is larger than {limit}.")
+    def _take_upload(self, cleaned: dict, upload: UploadedFile) -> None:
+        # Only its type and size are checked here. Reading it (pypdf, BeautifulSoup, the
+        # sanitiser) can take seconds, so a worker does it (ArticleAdmin.save_model).
+        if problem := file_problem(upload.name, upload.size):
+            self.add_error("file", problem)
             return
-        try:
-            extracted = extract(filename=upload.name, data=upload.read())
-        except ExtractionError as exc:
-            self.add_error("file", str(exc))
-            return
-        finally:
-            upload.seek(0)
-        cleaned["body"] = extracted.body
-        # What the file hid from readers; the save screens the body for the rest.
-        self.instance.flags = as_flags(extracted.findings, where="file")
-        cleaned["title"] = cleaned.get("title") or extracted.title[:200]
-        cleaned["slug"] = cleaned.get("slug") or slugify(upload.name.rsplit(".", 1)[0])[:200]
+        # The body it replaces stays live until it is read: none, for a new article.
+        cleaned["body"] = self.instance.body
+        self.fill_title = not cleaned.get("title")
+        # Until then a new article is called by its file's name.
+        cleaned["title"] = cleaned.get("title") or self.instance.title or upload.name[:200]
+        cleaned["slug"] = cleaned.get("slug") or slugify(PurePath(upload.name).stem)[:200]
+
+
+def _limits() -> dict[str, str | int]:
+    return {
+        "file": filesizeformat(settings.KB_UPLOAD_MAX_BYTES),
+        "total": filesizeformat(settings.KB_UPLOAD_MAX_TOTAL_BYTES),
+        "files": settings.KB_UPLOAD_MAX_FILES,
+        "pages": settings.KB_PDF_MAX_PAGES,
+    }
 
 
 class FindingsFilter(admin.SimpleListFilter):
@@ -134,8 +148,8 @@ class ArticleAdmin(admin.ModelAdmin):
                     "embedding_model", "short_findings", "short_error"]  # fmt: skip
     list_filter = ["published", "status", FindingsFilter]
     search_fields = ["title", "slug", "body"]
-    readonly_fields = ["status", "findings", "embedded_at", "embedding_model", "error",
-                       "chunks_link"]  # fmt: skip
+    readonly_fields = ["status", "last_upload", "findings", "embedded_at", "embedding_model",
+                       "error", "chunks_link"]  # fmt: skip
     actions = ["approve_and_embed", "reembed", "publish", "unpublish"]
 
     def get_queryset(self, request):
@@ -154,7 +168,12 @@ class ArticleAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.chunks_view),
             name="knowledge_article_chunks",
         )
-        return [upload, chunks, *super().get_urls()]
+        status = path(
+            "upload/<int:upload_id>/",
+            self.admin_site.admin_view(self.upload_status_view),
+            name="knowledge_article_upload_status",
+        )
+        return [upload, status, chunks, *super().get_urls()]
 
     def chunks_view(self, request, article_id: int):
         """Preview chunks: how the article was split, per index, as the model reads it."""
@@ -181,21 +200,31 @@ class ArticleAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
+            # Only stored here: workers read the files (knowledge/uploads.py).
             files = [(f.name, f.read()) for f in form.cleaned_data["files"]]
-            articles, errors = article_bulk_upload(files=files)
-            self.message_user(request, f"{len(articles)} article(s) uploaded; embedding queued.")
-            if held := [a.title for a in articles if a.status == Article.Status.FLAGGED]:
-                self.message_user(
-                    request,
-                    "Held back for review (their text addresses the assistant): "
-                    f"{', '.join(held)}.",
-                    level=messages.WARNING,
-                )
-            for error in errors:
-                self.message_user(request, error, level=messages.ERROR)
-            return redirect("admin:knowledge_article_changelist")
-        context = {**self.admin_site.each_context(request), "form": form, "title": "Upload"}
+            upload = upload_create(files=files, user=request.user)
+            self.message_user(request, f"{len(files)} file(s) uploaded; reading them now.")
+            return redirect("admin:knowledge_article_upload_status", upload.pk)
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Upload",
+                   "limits": _limits()}  # fmt: skip
         return TemplateResponse(request, "admin/knowledge/article/upload.html", context)
+
+    def upload_status_view(self, request, upload_id: int):
+        """What became of each file of an upload: pending, an article, or why it failed."""
+        upload = get_object_or_404(Upload, pk=upload_id)
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        files = list(upload.files.defer("data").select_related("article", "target"))
+        context = {
+            **self.admin_site.each_context(request),
+            "upload": upload,
+            "files": files,
+            "pending": sum(f.status == f.Status.PENDING for f in files),
+            "failed": sum(f.status == f.Status.FAILED for f in files),
+            "title": f"Upload of {upload.created_at:%Y-%m-%d %H:%M}",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/knowledge/article/upload_status.html", context)
 
     @admin.display(description="Chunks", ordering="n_chunks")
     def chunk_count(self, obj) -> str:
@@ -240,9 +269,39 @@ class ArticleAdmin(admin.ModelAdmin):
             ),
         )  # fmt: skip
 
+    @admin.display(description="Last upload")
+    def last_upload(self, obj) -> str:
+        """What became of the last file uploaded on this form, linked to its status page."""
+        row = obj.pk and obj.form_uploads.defer("data").order_by("-pk").first()
+        if not row:
+            return "—"
+        if row.status == UploadFile.Status.PENDING:
+            state = "pending: waiting for a worker to read it"
+        elif row.status == UploadFile.Status.DONE:
+            state = f"read {row.finished_at:%Y-%m-%d %H:%M}"
+        else:
+            state = f"failed: {row.message}"
+        url = reverse("admin:knowledge_article_upload_status", args=[row.upload_id])
+        return format_html(
+            '<a href="{}">{}</a>: <span class="upload-{}">{}</span>', url, row.name, row.status,
+            state,
+        )  # fmt: skip
+
     def save_model(self, request, obj, form, change):
+        upload = form.cleaned_data.get("file")
+        upload = upload if isinstance(upload, UploadedFile) else None
+        publish = None
+        if upload:
+            # Read now: storing the file may move a large one's temporary file away.
+            data = upload.read()
+            upload.seek(0)
+            if not obj.body:  # nothing to show until it is read, so no empty page is public
+                publish, obj.published = obj.published, False
         super().save_model(request, obj, form, change)
-        article_schedule_embedding(article=obj)
+        if upload:
+            self._queue_upload(request, obj, upload.name, data, form.fill_title, publish)
+        if obj.body.strip():  # with a file: the old body, until the worker replaces it
+            article_schedule_embedding(article=obj)
         if obj.status == Article.Status.FLAGGED:
             self.message_user(
                 request,
@@ -250,6 +309,26 @@ class ArticleAdmin(admin.ModelAdmin):
                 "findings, then use “Approve and embed” on the article list.",
                 level=messages.WARNING,
             )
+
+    def _queue_upload(self, request, article, name, data, fill_title, publish) -> None:
+        upload = upload_create_for_article(
+            article=article, name=name, data=data, fill_title=fill_title, publish=publish,
+            user=request.user,
+        )  # fmt: skip
+        until = {
+            True: "it is saved unpublished until then, and published once read",
+            False: "it stays unpublished",
+            None: "its current text stays live until then",
+        }[publish]
+        self.message_user(
+            request,
+            format_html(
+                "The file {} is being read by a worker; the article “{}” gets its text then ({}). "
+                '<a href="{}">See the file’s status</a>.',
+                name, article.title, until,
+                reverse("admin:knowledge_article_upload_status", args=[upload.pk]),
+            ),
+        )  # fmt: skip
 
     @admin.action(
         description="Approve and embed (sentences that address the assistant stay out)",

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from django.conf import settings
+
 from knowledge.chunking import title_from_markdown
 from knowledge.sanitise import (
     HIDDEN_HTML,
@@ -107,8 +109,16 @@ def _from_pdf(data: bytes, filename: str) -> Extracted:
 
     try:
         reader = PdfReader(io.BytesIO(data))
+        # Counted before any page is read: each costs time in the worker.
+        if len(reader.pages) > settings.KB_PDF_MAX_PAGES:
+            raise ExtractionError(
+                f"{filename} has {len(reader.pages)} pages; at most "
+                f"{settings.KB_PDF_MAX_PAGES} are read (KB_PDF_MAX_PAGES). Split it."
+            )
         pages = [page.extract_text() or "" for page in reader.pages]
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except ExtractionError:  # a ValueError too, but already worded for the editor
+        raise
     # A malformed PDF can fail anywhere inside pypdf; any failure means "unreadable".
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ExtractionError(f"{filename} could not be read as a PDF: {exc}") from None

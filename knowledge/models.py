@@ -1,5 +1,6 @@
 import hashlib
 
+from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
@@ -41,6 +42,9 @@ class Article(models.Model):
     # The status, time and model of the vectors that answer customers now.
     embedded_at = models.DateTimeField(null=True, blank=True, editable=False)
     embedding_model = models.CharField(max_length=200, blank=True, editable=False)
+    # When its embedding was last enqueued: an article pending long after this lost its
+    # task (a broker blip), and the beat task requeue-stale-work enqueues it again.
+    embedding_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -176,3 +180,63 @@ class Chunk(models.Model):
 
     def embedding_text(self) -> str:
         return f"{self.embedding_head(self.article.title, self.heading)}\n\n{self.text}"
+
+
+class Upload(models.Model):
+    """One bulk upload by an editor: its files are read by Celery workers, not in the
+    request (knowledge/uploads.py), and its status page lists what became of each."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Upload {self.pk} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class UploadFile(models.Model):
+    """One uploaded file, or one member of an uploaded .zip, waiting for a worker."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=255)
+    # The .zip a member came from, for the editor; blank for a file uploaded as it is.
+    archive = models.CharField(max_length=255, blank=True)
+    # The raw bytes until a worker has read them, then emptied: they are in the article.
+    data = models.BinaryField(default=bytes)
+    size = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    message = models.TextField(blank=True)
+    article = models.ForeignKey(Article, null=True, blank=True, on_delete=models.SET_NULL)
+    # A file uploaded on an article's own form: it replaces that article's body (not the
+    # one its name gives), and the old body stays until it has been read.
+    target = models.ForeignKey(
+        Article, null=True, blank=True, on_delete=models.CASCADE, related_name="form_uploads"
+    )
+    # Whether the worker gives the target the file's title: the form's was left empty.
+    fill_title = models.BooleanField(default=False)
+    # The editor's choice of "published" for an article created from its file, saved
+    # unpublished meanwhile so that no empty article is public; None for other files.
+    publish = models.BooleanField(null=True, blank=True)
+    # Counted when a worker starts on it: a file that kills its worker every time (past the
+    # hard time limit) is given up on instead of being requeued forever.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.archive} › {self.name}" if self.archive else self.name
+
+    def is_zip(self) -> bool:
+        return self.name.lower().endswith(".zip") and not self.archive

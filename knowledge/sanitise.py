@@ -14,6 +14,7 @@ every article goes through the new rules.
 
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 # Findings of this kind hold an article back; the others are informational.
@@ -32,18 +33,23 @@ INVISIBLE = re.compile(
 COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 # Elements whose content is never read as text: code, styles, inert templates.
 NEVER_TEXT = ["script", "style", "template", "noscript"]
+# Group 2 is the closing tag: without one, the block runs to the end of the text.
 NEVER_TEXT_BLOCK = re.compile(
-    r"<(script|style|template|noscript)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I
+    r"<(script|style|template|noscript)\b[^>]*>.*?(?:(</\1\s*>)|\Z)", re.S | re.I
 )
-OPEN_TAG = re.compile(r"<([a-zA-Z][\w-]*)(\s[^<>]*)?>")
-ANY_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)(?:\s[^<>]*)?>")
+# Groups: "/" for a closing tag, the name, the attributes.
+ANY_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)(\s[^<>]*)?>")
+BLANK_LINE = re.compile(r"\n[ \t]*\n")
 ATTRIBUTE = re.compile(r"""([^\s"'=<>/]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}  # fmt: skip
+# A zero is "0", "000", ".0" or "0.00". Possessive: `0*\.?0+` tried every split of a long
+# run of zeros, minutes for one "font-size:000…0x" attribute.
+_ZERO = r"(?:0*+\.)?+0++"
 HIDING_STYLE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)"
-    r"|font-size\s*:\s*0*\.?0+(?:px|pt|em|rem|%|vw|vh)?\s*(?:;|!|$)"
-    r"|opacity\s*:\s*0*\.?0+%?\s*(?:;|!|$)",
+    rf"|font-size\s*:\s*{_ZERO}(?:px|pt|em|rem|%|vw|vh)?\s*(?:;|!|$)"
+    rf"|opacity\s*:\s*{_ZERO}%?\s*(?:;|!|$)",
     re.I,
 )
 # Utility classes that mean display:none or visibility:hidden (Bootstrap, Tailwind).
@@ -165,7 +171,7 @@ def sanitise(text: str) -> Sanitised:
     # Invisible characters first: inside a word they would hide it from the rules below.
     text = strip_invisible(text, findings)
     text = _strip_pattern(text, COMMENT, HTML_COMMENT, findings)
-    text = _strip_pattern(text, NEVER_TEXT_BLOCK, HIDDEN_HTML, findings)
+    text = _strip_never_text(text, findings)
     text = _strip_hidden_elements(text, findings)
     text = _strip_addressing(text, findings)
     return Sanitised(re.sub(r"\n{3,}", "\n\n", text).strip(), findings)
@@ -209,34 +215,71 @@ def _attributes(source: str) -> dict[str, str]:
     return {name: value.strip("\"'") for name, value in ATTRIBUTE.findall(source or "")}
 
 
+def _strip_never_text(text: str, findings: list[Finding]) -> str:
+    return _without(text, _never_text_spans(text), findings)
+
+
+def _never_text_spans(text: str) -> Iterator[tuple[int, int]]:
+    # Nothing after the last ">" can open a block, so the search stops there: searching on
+    # from every "<script" that no ">" follows took quadratic time. An unclosed block still
+    # runs to the end of the text.
+    for block in NEVER_TEXT_BLOCK.finditer(text, 0, text.rfind(">") + 1):
+        yield block.start(), block.end() if block.group(2) else len(text)
+
+
 def _strip_hidden_elements(text: str, findings: list[Finding]) -> str:
     # Raw HTML in Markdown, so no parser: a parser would re-serialise the Markdown around it.
+    return _without(text, _hidden_spans(text), findings)
+
+
+def _hidden_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where each hidden element starts and ends. One pass over the tags, every closing tag
+    paired up front: searching ahead from each hidden element for its own closing tag was
+    quadratic ("<span hidden>x\n\n" × 4,000 took seconds)."""
+    tags = list(ANY_TAG.finditer(text))
+    closing = _closing_tags(tags)
     position = 0
-    while match := OPEN_TAG.search(text, position):
-        if not is_hidden(_attributes(match.group(2))):
-            position = match.end()
+    for n, tag in enumerate(tags):
+        # A tag inside an element already removed goes with it.
+        if tag.start() < position or tag.group(1) or not is_hidden(_attributes(tag.group(3))):
             continue
-        end = _element_end(text, match)
-        findings.extend(hidden_text_findings(HIDDEN_HTML, _tagless(text[match.start() : end])))
-        text = text[: match.start()] + text[end:]
-        position = match.start()
-    return text
+        position = _element_end(text, tag, closing.get(n))
+        yield tag.start(), position
 
 
-def _element_end(text: str, opening: re.Match) -> int:
+def _without(text: str, spans: Iterable[tuple[int, int]], findings: list[Finding]) -> str:
+    """The text without the spans (in order, apart), each reported as hidden HTML."""
+    kept, position = [], 0
+    for start, end in spans:
+        findings.extend(hidden_text_findings(HIDDEN_HTML, _tagless(text[start:end])))
+        kept.append(text[position:start])
+        position = end
+    kept.append(text[position:])
+    return "".join(kept)
+
+
+def _closing_tags(tags: list[re.Match]) -> dict[int, re.Match]:
+    """The tag that closes each opening tag (by index): the first later tag of its name that
+    brings the count of open ones back down. Self-closing ones count as opened, as before."""
+    still_open: dict[str, list[int]] = {}
+    closing = {}
+    for n, tag in enumerate(tags):
+        opened = still_open.setdefault(tag.group(2).lower(), [])
+        if not tag.group(1):
+            opened.append(n)
+        elif opened:
+            closing[opened.pop()] = tag
+    return closing
+
+
+def _element_end(text: str, opening: re.Match, closing: re.Match | None) -> int:
     """Where the element opened by `opening` ends: its matching closing tag, or for an
     unclosed one the end of its paragraph (where a Markdown HTML block ends)."""
-    name = opening.group(1).lower()
-    if name in VOID or opening.group(0).endswith("/>"):
+    if opening.group(2).lower() in VOID or opening.group(0).endswith("/>"):
         return opening.end()
-    depth = 1
-    for tag in ANY_TAG.finditer(text, opening.end()):
-        if tag.group(2).lower() != name:
-            continue
-        depth += -1 if tag.group(1) else 1
-        if depth == 0:
-            return tag.end()
-    blank = re.compile(r"\n[ \t]*\n").search(text, opening.end())
+    if closing is not None:
+        return closing.end()
+    blank = BLANK_LINE.search(text, opening.end())
     return blank.start() if blank else len(text)
 
 

@@ -1,18 +1,18 @@
 """Writes to the knowledge base, and the calls out to the embedder they need."""
 
-import io
 import logging
-import zipfile
+from datetime import timedelta
 from pathlib import Path, PurePath
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from knowledge import embeddings
 from knowledge.chunking import chunk_markdown
-from knowledge.extract import ExtractionError, extract
+from knowledge.extract import Extracted, ExtractionError, extract
 from knowledge.indexes import embedding_index_activate_if_complete, live_indexes
 from knowledge.models import Article, ArticleEmbedding, Chunk, EmbeddingIndex
 from knowledge.sanitise import (
@@ -214,9 +214,34 @@ def article_schedule_embedding(*, article: Article) -> None:
     # the task marks it ready.
     if not stale and article.status != Article.Status.PENDING:
         return
+    queued = {"embedding_queued_at": timezone.now()}
     if any(index.state == EmbeddingIndex.State.ACTIVE for index in stale):
-        Article.objects.filter(pk=article.pk).update(status=Article.Status.PENDING, error="")
-    transaction.on_commit(lambda: embed_article.delay(article.pk))
+        queued |= {"status": Article.Status.PENDING, "error": ""}
+    Article.objects.filter(pk=article.pk).update(**queued)
+    embed_article.delay_on_commit(article.pk)
+
+
+def article_requeue_stale(*, older_than: timedelta) -> int:
+    """Enqueue again the embedding of articles still pending long after it was queued:
+    the task was lost (a broker blip, a purged queue). Returns how many were requeued.
+
+    Safe to run twice: each article is claimed by moving its embedding_queued_at to now,
+    so a second run finds it fresh; and the task itself is idempotent (content hash)."""
+    from knowledge.tasks import embed_article
+
+    now = timezone.now()
+    stale = Q(status=Article.Status.PENDING) & (
+        Q(embedding_queued_at__isnull=True) | Q(embedding_queued_at__lt=now - older_than)
+    )
+    requeued = 0
+    for pk in Article.objects.filter(stale).values_list("pk", flat=True):
+        with transaction.atomic():
+            if Article.objects.filter(stale, pk=pk).update(embedding_queued_at=now):
+                embed_article.delay_on_commit(pk)
+                requeued += 1
+    if requeued:
+        logger.warning("Requeued the embedding of %d article(s) pending too long", requeued)
+    return requeued
 
 
 def article_upsert_from_file(*, path: Path) -> tuple[Article, bool]:
@@ -226,6 +251,12 @@ def article_upsert_from_file(*, path: Path) -> tuple[Article, bool]:
 
 def article_upsert(*, filename: str, data: bytes) -> tuple[Article, bool]:
     extracted = extract(filename=filename, data=data)
+    return article_upsert_extracted(filename=filename, extracted=extracted)
+
+
+def article_upsert_extracted(*, filename: str, extracted: Extracted) -> tuple[Article, bool]:
+    """article_upsert for a file read already (knowledge/uploads.py reads outside the
+    transaction that saves)."""
     slug = slugify(PurePath(filename).stem)[:200]
     if not slug:
         raise ExtractionError(f"{filename}: rename the file; its name gives no usable slug.")
@@ -241,44 +272,28 @@ def article_upsert(*, filename: str, data: bytes) -> tuple[Article, bool]:
     return article, True
 
 
-MAX_ZIP_FILES = 500
-MAX_ZIP_BYTES = 200 * 1024 * 1024
+def article_fill_from_file(
+    *, article_id: int, extracted: Extracted, fill_title: bool, publish: bool | None
+) -> tuple[Article, bool]:
+    """Give an article the text of a file uploaded on its form, read already by a worker
+    (knowledge/uploads.py); its title too when the form left that empty, and `published`
+    unless None. Call inside a transaction. Returns (article, changed)."""
+    article = Article.objects.select_for_update().get(pk=article_id)
+    title = extracted.title[:200] if fill_title else article.title
+    published = article.published if publish is None else publish
+    if (article.title, article.body, article.published) == (title, extracted.body, published):
+        return article, False
+    article.title, article.body, article.published = title, extracted.body, published
+    # What the file hid from readers; article_screen adds what the text itself holds.
+    article.flags = as_flags(extracted.findings, where="file")
+    article.save()
+    return article, True
 
 
-def article_bulk_upload(*, files: list[tuple[str, bytes]]) -> tuple[list[Article], list[str]]:
-    """Create or update one article per file (a .zip counts as the files inside it) and
-    queue the embedding of each. Returns (articles, errors); a bad file never stops the rest."""
-    articles, errors = [], []
-    for filename, data in _expand_zips(files, errors):
-        try:
-            article, _ = article_upsert(filename=filename, data=data)
-        except ExtractionError as exc:
-            errors.append(str(exc))
-            continue
-        article_schedule_embedding(article=article)
-        articles.append(article)
-    return articles, errors
-
-
-def _expand_zips(files: list[tuple[str, bytes]], errors: list[str]):
-    for filename, data in files:
-        if not filename.lower().endswith(".zip"):
-            yield filename, data
-            continue
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(data))
-        except zipfile.BadZipFile:
-            errors.append(f"{filename} is not a valid .zip file.")
-            continue
-        members = [m for m in archive.infolist() if not m.is_dir() and _wanted(m.filename)]
-        # Guard against zip bombs: the declared sizes are checked before anything is read.
-        if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            errors.append(f"{filename} holds too much (at most {MAX_ZIP_FILES} files, 200 MB).")
-            continue
-        for member in members:
-            yield PurePath(member.filename).name, archive.read(member)
-
-
-def _wanted(name: str) -> bool:
-    parts = PurePath(name).parts
-    return not any(p.startswith(".") or p == "__MACOSX" for p in parts)
+def article_file_failed(*, article_id: int, message: str) -> None:
+    """A file uploaded on an article's form could not be read. An article with a body keeps
+    it (and its vectors) and the change page shows why; one created from the file has none,
+    so it is marked failed, and stays unpublished."""
+    Article.objects.filter(pk=article_id, body="").update(
+        status=Article.Status.FAILED, error=message[:2000]
+    )

@@ -1,6 +1,7 @@
 from django.shortcuts import get_object_or_404, render
 from django_ratelimit.decorators import ratelimit
 
+from helpdesk.links import link_allowed
 from helpdesk.ratelimits import page_rate
 from knowledge.extract import title_from_markdown
 from knowledge.rendering import markdown_to_html
@@ -23,5 +24,8 @@ def article_detail(request, slug: str):
             "article": article,
             "body_html": markdown_to_html(article.body),
             "show_title": title_from_markdown(article.body) is None,
+            # An editor's source URL off DOCS_DOMAINS (a planted phishing page) is not
+            # offered here either, as in the chat's sources.
+            "source_url": article.source_url if link_allowed(article.source_url) else "",
         },
     )

@@ -14,7 +14,8 @@ class TicketForm(forms.ModelForm):
     reply = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Sent live to the customer's chat (and by email when they left one). "
+        help_text="Sent live to the customer's chat (and by email when they left one: see "
+        "Reply emails above for its status). "
         "From your first reply on, the bot stays silent in this conversation.",
     )
 
@@ -36,7 +37,7 @@ class NoteInline(admin.TabularInline):
 
 class ChangeInline(admin.TabularInline):
     model = TicketChange
-    fields = ["changed_at", "changed_by", "field", "old", "new"]
+    fields = ["changed_at", "who", "field", "old", "new"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -44,6 +45,15 @@ class ChangeInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
+
+    @admin.display(description="Changed by")
+    def who(self, obj) -> str:
+        # Agents are recorded by user; no user is the customer, escalating again from the
+        # chat (or an agent account deleted since).
+        return obj.changed_by.get_username() if obj.changed_by_id else "customer (chat)"
 
 
 class MineFilter(admin.SimpleListFilter):
@@ -73,17 +83,17 @@ class OverdueFilter(admin.SimpleListFilter):
 @admin.register(Ticket)
 class TicketAdmin(EraseActionMixin, admin.ModelAdmin):
     form = TicketForm
-    list_display = ["number", "subject", "status", "priority", "assignee", "email",
+    list_display = ["number", "subject", "status", "priority", "assignee", "unverified_email",
                     "message_count", "due", "created_at"]  # fmt: skip
     list_filter = ["status", "priority", MineFilter, OverdueFilter, "assignee"]
     list_select_related = ["assignee"]
     search_fields = ["number", "email", "subject", "customer_name", "conversation__messages__text"]
     raw_id_fields = ["assignee"]
     readonly_fields = ["number", "conversation", "merged_into", "due_at", "created_at",
-                       "updated_at", "transcript"]  # fmt: skip
+                       "updated_at", "transcript", "reply_emails"]  # fmt: skip
     fields = ["number", "status", "priority", "assignee", "customer_name", "email", "subject",
               "merged_into", "due_at", "created_at", "updated_at", "transcript",
-              "reply"]  # fmt: skip
+              "reply_emails", "reply"]  # fmt: skip
     inlines = [NoteInline, ChangeInline]
     actions = ["assign_to_me", "mark_open", "mark_resolved", "mark_closed", "merge",
                "erase_customer_data"]  # fmt: skip
@@ -95,6 +105,11 @@ class TicketAdmin(EraseActionMixin, admin.ModelAdmin):
     @admin.display(description="Messages", ordering="n_messages")
     def message_count(self, obj) -> int:
         return obj.n_messages
+
+    @admin.display(description="Email", ordering="email")
+    def unverified_email(self, obj) -> str:
+        # Typed in the chat and never confirmed: say so wherever an agent reads it.
+        return f"{obj.email} (unverified)" if obj.email else "—"
 
     @admin.display(description="Due", ordering="due_at")
     def due(self, obj):
@@ -114,6 +129,23 @@ class TicketAdmin(EraseActionMixin, admin.ModelAdmin):
             '<p class="transcript-line"><strong>{}:</strong> {}</p>',
             ((m.get_role_display(), linebreaksbr(m.text, autoescape=True)) for m in messages),
         )
+
+    @admin.display(description="Reply emails")
+    def reply_emails(self, obj) -> str:
+        # A field, not an inline: it is read-only, and an inline would add a formset to
+        # every save of the form. Queued ones are being retried by the worker.
+        rows = obj.reply_emails.select_related("message") if obj.pk else []
+        return format_html_join(
+            "",
+            '<p class="reply-email reply-email-{}"><strong>{}</strong> ({} attempt(s){}) '
+            "{}: {}</p>",
+            (
+                (e.status, e.get_status_display(), e.attempts,
+                 f", last error: {e.last_error}" if e.last_error else "",
+                 timezone.localtime(e.created_at).strftime("%d %b %H:%M"), e.message.text[:80])
+                for e in rows
+            ),
+        ) or "—"  # fmt: skip
 
     def save_model(self, request, obj, form, change):
         before = Ticket.objects.get(pk=obj.pk).audited_values() if change else None
@@ -168,4 +200,4 @@ class TicketAdmin(EraseActionMixin, admin.ModelAdmin):
     @admin.action(description="Erase customer data", permissions=["erase"])
     def erase_customer_data(self, request, queryset):
         # The ticket stays, anonymised, with its number, status and history (chat/erasure.py).
-        self.erase(request, list(queryset.values_list("conversation__session_key", flat=True)))
+        self.erase(request, list(queryset.values_list("conversation_id", flat=True)))

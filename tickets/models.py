@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from chat.models import Conversation
+from chat.models import Conversation, Message
 
 # No 0/O or 1/I/L: customers read these numbers out over the phone.
 NUMBER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -45,7 +45,14 @@ class Ticket(models.Model):
         related_name="tickets",
     )
     customer_name = models.CharField(max_length=200, blank=True)
-    email = models.EmailField(blank=True)
+    # Typed by whoever was in the chat, and never confirmed: a contact address, not an
+    # identity. Every change to it is in the audit trail.
+    email = models.EmailField(
+        "email (unverified)",
+        blank=True,
+        help_text="Typed by the customer in the chat and never confirmed: anyone can enter "
+        "anyone's address. Do not treat it as proof of who you are talking to.",
+    )
     subject = models.CharField(max_length=200, blank=True)
     # Set on a duplicate merged into another ticket (which then holds its transcript).
     merged_into = models.ForeignKey(
@@ -56,8 +63,9 @@ class Ticket(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # The fields whose every change is recorded in the audit trail.
-    AUDITED = ("status", "priority", "assignee")
+    # The fields whose every change is recorded in the audit trail. The email is one:
+    # replies go to it, so who pointed it where must be on record.
+    AUDITED = ("status", "priority", "assignee", "email")
     DONE = (Status.RESOLVED, Status.CLOSED)
 
     class Meta:
@@ -79,6 +87,7 @@ class Ticket(models.Model):
             "status": self.get_status_display(),
             "priority": self.get_priority_display(),
             "assignee": self.assignee.get_username() if self.assignee_id else "",
+            "email": self.email,
         }
 
 
@@ -104,8 +113,9 @@ class TicketChange(models.Model):
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="changes")
     field = models.CharField(max_length=20)
-    old = models.CharField(max_length=200, blank=True)
-    new = models.CharField(max_length=200, blank=True)
+    # As long as the longest audited value, an email address (254).
+    old = models.CharField(max_length=254, blank=True)
+    new = models.CharField(max_length=254, blank=True)
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -116,3 +126,29 @@ class TicketChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.old} → {self.new}"
+
+
+class ReplyEmail(models.Model):
+    """An agent's reply on its way to the customer's inbox: sent by a Celery task
+    (tickets/tasks.py), retried through a mail server outage, its status shown on the
+    ticket. It holds no address or text of its own (it sends the ticket's email and the
+    message's text), so erasing a customer leaves nothing here to erase."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="reply_emails")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="reply_email")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Reply email {self.pk}: {self.get_status_display()}"

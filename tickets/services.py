@@ -1,4 +1,5 @@
 import logging
+from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -6,19 +7,30 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from redis.exceptions import RedisError
 
 from chat.models import Conversation, Message
-from tickets.models import Ticket, TicketChange, TicketNote
+from tickets.models import ReplyEmail, Ticket, TicketChange, TicketNote, new_ticket_number
 
 logger = logging.getLogger(__name__)
 
+# A number already taken is drawn again; 31^6 numbers make a second collision in a row
+# all but impossible, so running out of attempts means something else is wrong.
+NUMBER_ATTEMPTS = 5
 
-def ticket_escalate(*, conversation: Conversation, email: str = "") -> Ticket:
+
+def ticket_escalate(
+    *,
+    conversation: Conversation,
+    email: str = "",
+    new_number: Callable[[], str] = new_ticket_number,
+) -> Ticket:
     """The conversation's ticket, created on the first escalation and reused after.
 
     The ticket points at the whole conversation, so the agent sees every message,
-    including those that arrive after the escalation.
+    including those that arrive after the escalation. A new address from the customer
+    replaces the old one, on the record: the audit trail keeps both.
     """
     if email:
         try:
@@ -29,20 +41,38 @@ def ticket_escalate(*, conversation: Conversation, email: str = "") -> Ticket:
         conversation.messages.filter(role=Message.Role.USER).values_list("text", flat=True).first()
     )
     subject = (first_question or "Customer asked for a human")[:200]
-    try:
-        with transaction.atomic():
-            ticket, created = Ticket.objects.get_or_create(
-                conversation=conversation, defaults={"email": email, "subject": subject}
-            )
-    except IntegrityError:
-        # Two escalations raced (two tabs); the other one created it.
-        ticket, created = Ticket.objects.get(conversation=conversation), False
+    ticket, created = _ticket_get_or_create(
+        conversation=conversation,
+        defaults={"email": email, "subject": subject},
+        new_number=new_number,
+    )
     if created:
         Ticket.objects.filter(pk=ticket.pk).update(due_at=ticket.sla_due())
-    if not created and email and ticket.email != email:
-        ticket.email = email
-        ticket.save(update_fields=["email", "updated_at"])
+    elif email and ticket.email != email:
+        # No user: the customer changed it, escalating again from the chat.
+        ticket_update(ticket=ticket, by=None, email=email)
     return ticket
+
+
+def _ticket_get_or_create(
+    *, conversation: Conversation, defaults: dict, new_number: Callable[[], str]
+) -> tuple[Ticket, bool]:
+    for _ in range(NUMBER_ATTEMPTS):
+        number = new_number()
+        try:
+            with transaction.atomic():
+                # A double click (two tabs) is settled inside get_or_create: the slower
+                # insert fails on the conversation, and it returns the faster one's ticket.
+                return Ticket.objects.get_or_create(
+                    conversation=conversation, defaults={**defaults, "number": number}
+                )
+        except IntegrityError:
+            # No ticket of this conversation exists, so it was not a double click: another
+            # conversation's ticket has this number. Anything else is not ours to retry.
+            if not Ticket.objects.filter(number=number).exists():
+                raise
+            logger.warning("Ticket number %s was taken; drawing another", number)
+    raise RuntimeError(f"No free ticket number in {NUMBER_ATTEMPTS} attempts.")
 
 
 def ticket_reply(*, ticket: Ticket, agent, text: str) -> Message:
@@ -68,7 +98,7 @@ def ticket_reply(*, ticket: Ticket, agent, text: str) -> Message:
         name = message.author_name
         transaction.on_commit(lambda: _push(conversation, message, name, joined))
         if ticket.email:
-            transaction.on_commit(lambda: _email(ticket, text, name))
+            reply_email_queue(ticket=ticket, message=message)
     return message
 
 
@@ -89,13 +119,65 @@ def _push(conversation: Conversation, message: Message, name: str, joined: bool)
         logger.warning("Channel layer down: agent reply %s waits for delivery", message.pk)
 
 
-def _email(ticket: Ticket, text: str, name: str) -> None:
+def reply_email_queue(*, ticket: Ticket, message: Message) -> ReplyEmail:
+    """Queue the email of an agent's reply: a row that records its status, and a task,
+    enqueued when the reply commits, that sends it and retries through an outage."""
+    from tickets.tasks import send_reply_email
+
+    reply_email = ReplyEmail.objects.create(ticket=ticket, message=message)
+    send_reply_email.delay_on_commit(reply_email.pk)
+    return reply_email
+
+
+def reply_email_send(*, reply_email_id: int, last_try: bool = False) -> bool:
+    """Send one queued reply email. True when it was sent now; False when there was
+    nothing to send (sent already, or no address left). A mail server error is recorded
+    on the row, which is marked failed on the last try, and raised for the task to retry."""
+    with transaction.atomic():
+        # The row lock makes a second run wait for the first and then find it sent.
+        reply_email = (
+            ReplyEmail.objects.select_for_update(of=("self",))
+            .select_related("ticket", "message__author")
+            .filter(pk=reply_email_id)
+            .first()
+        )
+        if reply_email is None or reply_email.status == ReplyEmail.Status.SENT:
+            return False
+        if not reply_email.ticket.email:  # removed or erased since the reply
+            reply_email.status, reply_email.last_error = ReplyEmail.Status.FAILED, "No address."
+            reply_email.save(update_fields=["status", "last_error"])
+            return False
+        error = _attempt(reply_email, last_try=last_try)
+    if error is not None:
+        raise error
+    return True
+
+
+def _attempt(reply_email: ReplyEmail, *, last_try: bool) -> OSError | None:
+    reply_email.attempts += 1
+    error = None
+    try:
+        _email(reply_email.ticket, reply_email.message)
+    except OSError as exc:  # smtplib.SMTPException is an OSError too
+        error = exc
+        reply_email.status = ReplyEmail.Status.FAILED if last_try else ReplyEmail.Status.QUEUED
+        # Recipient errors quote the address; the row keeps no personal data.
+        text = f"{type(exc).__name__}: {exc}".replace(reply_email.ticket.email, "<customer>")
+        reply_email.last_error = text[:300]
+    else:
+        reply_email.status, reply_email.sent_at = ReplyEmail.Status.SENT, timezone.now()
+        reply_email.last_error = ""
+    reply_email.save(update_fields=["status", "attempts", "last_error", "sent_at"])
+    return error
+
+
+def _email(ticket: Ticket, message: Message) -> None:
+    name = message.author_name
     send_mail(
         subject=f"[{ticket.number}] Reply from {name}",
-        message=f"{text}\n\n— {name}, Tasklane Support\nYour ticket: {ticket.number}",
+        message=f"{message.text}\n\n— {name}, Tasklane Support\nYour ticket: {ticket.number}",
         from_email=None,
         recipient_list=[ticket.email],
-        fail_silently=True,  # the reply is stored and shown in the chat either way
     )
 
 
@@ -140,10 +222,13 @@ def ticket_merge(*, tickets: list[Ticket], by) -> Ticket:
             f"These tickets belong to different customers ({', '.join(sorted(emails))})."
         )
     survivor, duplicates = tickets[0], tickets[1:]
+    before = survivor.audited_values()
     with transaction.atomic():
         for duplicate in duplicates:
             _merge_one(survivor, duplicate, by)
         survivor.save(update_fields=["email", "customer_name", "updated_at"])
+        # The survivor may take a duplicate's email: on the record like any other change.
+        ticket_record_changes(ticket=survivor, before=before, by=by)
     return survivor
 
 

@@ -1,6 +1,9 @@
 import asyncio
 
 from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.backends.cache import SessionStore
+
+from chat.models import SESSION_TOKEN, token_hash
 
 TERMINAL = {"done"}
 # Every socket a test opened; the `_hang_up` fixture closes them all after the test.
@@ -71,3 +74,13 @@ async def delivered_soon(message_id: int, timeout: float = 5.0) -> bool:
             return False
         await asyncio.sleep(0.05)
     return True
+
+
+def token_of(session_key: str) -> str:
+    """The chat token the support page put in this session (conftest's `session_key`)."""
+    return SessionStore(session_key=session_key)[SESSION_TOKEN]
+
+
+def key_of(session_key: str) -> str:
+    """What the session's conversation, history and group are found by: its token's hash."""
+    return token_hash(token_of(session_key))

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_conversation_page_shows_each_answers_timings(admin_client):
-    conversation = Conversation.objects.create(session_key="s" * 32)
+    conversation = Conversation.objects.create()
     Message.objects.create(conversation=conversation, role=Message.Role.USER, text="Hi?")
     Message.objects.create(
         conversation=conversation,

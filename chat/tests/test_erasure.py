@@ -4,30 +4,29 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.contrib.sessions.backends.cache import SessionStore
 from django.core.management import CommandError, call_command
 
-from chat.erasure import ERASED, session_erase
+from chat.erasure import ERASED, conversation_erase
 from chat.history import history_append, history_load
 from chat.models import Conversation, Message, ReviewSample
-from chat.tests.helpers import chat_socket
+from chat.tests.helpers import ask, chat_socket, key_of
 from tickets.models import Ticket, TicketChange, TicketNote
 from tickets.services import ticket_reply
 
 
-def _redis_keys(session_key: str) -> list[bytes]:
-    """Every Redis key that names the session: its chat history and its Django session."""
-    return redis.from_url(settings.REDIS_URL).keys(f"*{session_key}*")
+def _redis_keys(key: str) -> list[bytes]:
+    """Every Redis key that names the conversation: its chat history."""
+    return redis.from_url(settings.REDIS_URL).keys(f"*{key}*")
 
 
-def _customer(session_key: str, email: str = "") -> Conversation:
+def _customer(key: str, email: str = "") -> Conversation:
     """A customer who talked to the bot (history in Redis, a sampled answer), and escalated
-    with an email address when one is given."""
-    conversation = Conversation.objects.create(session_key=session_key)
+    with an email address when one is given. `key`: the conversation's token hash."""
+    conversation = Conversation.objects.create(token_hash=key)
     Message.objects.create(conversation=conversation, role="user", text="I'm ana@example.com")
     answer = Message.objects.create(conversation=conversation, role="assistant", text="Hi Ana")
     ReviewSample.objects.create(message=answer, question="I'm [email]", answer="Hi Ana")
-    async_to_sync(history_append)(session_key=session_key, user="I'm Ana", assistant="Hi Ana")
+    async_to_sync(history_append)(key=key, user="I'm Ana", assistant="Hi Ana")
     if email:
         ticket = Ticket.objects.create(
             conversation=conversation, email=email, customer_name="Ana Lopez", subject="I'm Ana"
@@ -48,66 +47,72 @@ def _assert_anonymised(ticket: Ticket) -> None:
     assert ticket.conversation.anonymised_at is not None
 
 
-def test_the_command_erases_a_session_in_postgres_and_redis(db, session_key, capsys):
-    _customer(session_key)
-    assert len(_redis_keys(session_key)) == 2
+def test_the_command_erases_a_conversation_in_postgres_and_redis(db, session_key, capsys):
+    key = key_of(session_key)
+    conversation = _customer(key)
+    assert len(_redis_keys(key)) == 1
 
-    call_command("erase_session", session_key)
+    call_command("erase_customer", str(conversation.pk))
 
     assert not Conversation.objects.exists()
     assert not Message.objects.exists() and not ReviewSample.objects.exists()
-    assert _redis_keys(session_key) == []
+    assert _redis_keys(key) == []
     out = capsys.readouterr().out
     assert "conversation deleted with 2 message(s)" in out
-    assert "1 history list(s), 1 session(s) deleted" in out
+    assert "1 history list(s) deleted" in out
 
 
 def test_a_ticket_is_anonymised_rather_than_deleted(db, session_key, capsys):
-    ticket = _customer(session_key, email="ana@example.com").ticket
+    key = key_of(session_key)
+    ticket = _customer(key, email="ana@example.com").ticket
 
-    call_command("erase_session", ticket.number.lower())
+    call_command("erase_customer", ticket.number.lower())
 
     _assert_anonymised(ticket)
     assert Ticket.objects.get().number == ticket.number
-    assert not Conversation.objects.filter(session_key=session_key).exists()
-    assert _redis_keys(session_key) == []
+    assert not Conversation.objects.filter(token_hash=key).exists()
+    assert _redis_keys(key) == []
     assert f"ticket {ticket.number} anonymised, 2 message(s) erased" in capsys.readouterr().out
 
 
 def test_an_email_address_erases_every_session_that_gave_it(db):
-    first, second = SessionStore(), SessionStore()
-    first.create()
-    second.create()
-    _customer(first.session_key, email="ana@example.com")
-    _customer(second.session_key, email="ANA@example.com")
-    _customer("someone-else", email="bo@example.com")
+    first, second, other = "a" * 64, "b" * 64, "c" * 64
+    _customer(first, email="ana@example.com")
+    _customer(second, email="ANA@example.com")
+    _customer(other, email="bo@example.com")
 
-    call_command("erase_session", "ana@example.com")
+    call_command("erase_customer", "ana@example.com")
 
     assert list(Ticket.objects.exclude(email="").values_list("email", flat=True)) == [
         "bo@example.com"
     ]
-    assert _redis_keys(first.session_key) == [] and _redis_keys(second.session_key) == []
-    assert len(_redis_keys("someone-else")) == 1
+    assert _redis_keys(first) == [] and _redis_keys(second) == []
+    assert len(_redis_keys(other)) == 1
 
 
 def test_an_unknown_ticket_number_is_an_error(db):
-    with pytest.raises(CommandError, match="No ticket has 'HD-ZZZZZZ'"):
-        call_command("erase_session", "HD-ZZZZZZ")
+    with pytest.raises(CommandError, match="No conversation or ticket has 'HD-ZZZZZZ'"):
+        call_command("erase_customer", "HD-ZZZZZZ")
+
+
+def test_a_session_key_is_not_an_identifier_any_more(db, session_key):
+    _customer(key_of(session_key))
+    with pytest.raises(CommandError, match="Give a conversation id"):
+        call_command("erase_customer", session_key)
 
 
 def test_erasing_twice_is_safe(db, session_key):
-    ticket = _customer(session_key, email="ana@example.com").ticket
-    session_erase(session_key=session_key)
-    again = session_erase(session_key=session_key)
+    ticket = _customer(key_of(session_key), email="ana@example.com").ticket
+    conversation_erase(conversation_id=ticket.conversation_id)
+    again = conversation_erase(conversation_id=ticket.conversation_id)
 
-    assert (again.conversation_deleted, again.tickets_anonymised) == (False, [])
-    assert (again.redis_history, again.redis_session) == (0, 0)
+    assert (again.conversation_deleted, again.tickets_anonymised) == (False, [ticket.number])
+    assert again.redis_history == 0
     _assert_anonymised(ticket)
 
 
 def test_an_administrator_erases_from_the_conversation_admin(admin_client, session_key):
-    conversation = _customer(session_key)
+    conversation = _customer(key_of(session_key))
     response = admin_client.post(
         "/admin/chat/conversation/",
         {"action": "erase_customer_data", "_selected_action": [conversation.pk]},
@@ -115,11 +120,11 @@ def test_an_administrator_erases_from_the_conversation_admin(admin_client, sessi
     )
     assert "conversation deleted with 2 message(s)" in response.content.decode()
     assert not Conversation.objects.exists()
-    assert _redis_keys(session_key) == []
+    assert _redis_keys(key_of(session_key)) == []
 
 
 def test_an_administrator_erases_from_the_ticket_admin(admin_client, session_key):
-    ticket = _customer(session_key, email="ana@example.com").ticket
+    ticket = _customer(key_of(session_key), email="ana@example.com").ticket
     response = admin_client.post(
         "/admin/tickets/ticket/",
         {"action": "erase_customer_data", "_selected_action": [ticket.pk]},
@@ -127,14 +132,14 @@ def test_an_administrator_erases_from_the_ticket_admin(admin_client, session_key
     )
     assert f"ticket {ticket.number} anonymised" in response.content.decode()
     _assert_anonymised(ticket)
-    assert _redis_keys(session_key) == []
+    assert _redis_keys(key_of(session_key)) == []
 
 
 def test_a_support_agent_cannot_erase(client, django_user_model, session_key):
     user = django_user_model.objects.create_user("agent", password="x", is_staff=True)
     user.groups.add(Group.objects.get(name="Support agents"))
     client.force_login(user)
-    ticket = _customer(session_key, email="ana@example.com").ticket
+    ticket = _customer(key_of(session_key), email="ana@example.com").ticket
 
     page = client.get("/admin/tickets/ticket/").content.decode()
     assert "erase_customer_data" not in page
@@ -144,21 +149,25 @@ def test_a_support_agent_cannot_erase(client, django_user_model, session_key):
     )
     ticket.refresh_from_db()
     assert ticket.email == "ana@example.com"
-    assert len(_redis_keys(session_key)) == 2
+    assert len(_redis_keys(key_of(session_key))) == 1
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_the_erased_session_no_longer_sees_its_history(session_key, admin_user):
-    ticket = await database_sync_to_async(lambda: _customer(session_key, "ana@x.org").ticket)()
+async def test_the_erased_session_no_longer_sees_its_conversation(demo_kb, session_key, admin_user):
+    key = await database_sync_to_async(key_of)(session_key)
+    ticket = await database_sync_to_async(lambda: _customer(key, "ana@x.org").ticket)()
     await database_sync_to_async(ticket_reply)(ticket=ticket, agent=admin_user, text="Fixed.")
 
-    await database_sync_to_async(session_erase)(session_key=session_key)
+    await database_sync_to_async(conversation_erase)(conversation_id=ticket.conversation_id)
 
-    # Before the erasure this socket would be shown the agent's reply at once; now its
-    # cookie names no session, and the agent's reply is "[erased]" anyway.
+    # Before the erasure this socket would be shown the agent's reply at once, and the
+    # bot would stay silent (an agent has the chat); now the session leads nowhere: the
+    # bot answers in a new conversation, with no history.
     socket = chat_socket(session_key)
-    await socket.connect()
-    assert (await socket.receive_json_from(timeout=5))["code"] == "no_session"
-    assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
-    assert await history_load(session_key=session_key) == []
-    assert not await database_sync_to_async(SessionStore().exists)(session_key)
+    assert (await socket.connect())[0]
+    messages = await ask(socket, "How do I reset my password?")
+    assert not [m for m in messages if m["type"] == "agent"]
+    assert any(m["type"] in ("token", "refusal", "fallback") for m in messages)
+    # The new conversation remembers only its own turn, none of the erased one's.
+    assert [t["user"] for t in await history_load(key=key)] == ["How do I reset my password?"]
+    assert await Conversation.objects.filter(token_hash=key).acount() == 1

@@ -25,7 +25,7 @@ async def test_a_thumbs_up_is_stored_with_the_answer(demo_kb, session_key):
 
 
 async def test_it_refuses_feedback_on_someone_elses_answer(session_key):
-    other = await Conversation.objects.acreate(session_key="someone-else")
+    other = await Conversation.objects.acreate()
     theirs = await Message.objects.acreate(conversation=other, role="assistant", text="Hi")
     socket = chat_socket(session_key)
     await socket.connect()

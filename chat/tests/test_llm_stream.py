@@ -268,14 +268,25 @@ async def test_a_stream_cut_off_mid_answer_is_unavailable_after_the_deltas_befor
     assert error is not None
 
 
-async def test_an_error_status_is_unavailable_before_any_delta(serve):
+async def test_a_refused_request_is_unavailable_but_not_the_servers_failure(serve):
     body = json.dumps({"error": {"message": "model not found", "code": 404}})
     server = await serve(body, status=404)
 
     received, error = await read_stream()
 
     assert received == []
-    assert "model not found" in str(error)
+    assert isinstance(error, llm.LLMRejected) and "model not found" in str(error)
+    # Only connection errors, timeouts, 408, 429 and 5xx count (chat/tests/test_token_budget.py).
+    assert llm.breakers[server.url].failures == 0
+
+
+async def test_a_server_error_status_counts_against_the_breaker(serve):
+    body = json.dumps({"error": {"message": "engine dead", "code": 503}})
+    server = await serve(body, status=503)
+
+    received, error = await read_stream()
+
+    assert received == [] and not isinstance(error, llm.LLMRejected)
     assert llm.breakers[server.url].failures == 1
 
 

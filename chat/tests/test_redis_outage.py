@@ -13,7 +13,8 @@ from django.utils import timezone
 from chat.consumers import LIVE_PAUSED_MESSAGE
 from chat.history import history_from_transcript
 from chat.models import Conversation, Message
-from chat.tests.helpers import chat_socket, delivered_soon
+from chat.services import session_chat_token
+from chat.tests.helpers import chat_socket, delivered_soon, key_of
 from helpdesk.degraded import CLOSE_TRY_AGAIN_LATER, DEGRADED_MESSAGE
 from tickets.models import Ticket
 from tickets.services import ticket_escalate, ticket_reply
@@ -27,8 +28,8 @@ PAUSED = {"type": "error", "code": "service_degraded", "message": LIVE_PAUSED_ME
 def own_session(own_redis):
     """A customer's session, stored in the test's own Redis."""
     session = SessionStore()
-    session["started"] = True
     session.create()
+    session_chat_token(session=session)
     return session.session_key
 
 
@@ -49,8 +50,9 @@ async def _answer(socket, text: str) -> list[dict]:
     return received
 
 
-async def _transcript(session_key: str, turns: list[tuple[str, str]]) -> Conversation:
-    conversation = await Conversation.objects.acreate(session_key=session_key)
+async def _transcript(key: str | None, turns: list[tuple[str, str]]) -> Conversation:
+    """A conversation with these turns; `key`: a session's token hash, or none."""
+    conversation = await Conversation.objects.acreate(**({"token_hash": key} if key else {}))
     for question, answer in turns:
         await Message.objects.acreate(conversation=conversation, role="user", text=question)
         await Message.objects.acreate(conversation=conversation, role="assistant", text=answer)
@@ -61,7 +63,7 @@ async def test_history_comes_from_the_transcript_while_redis_is_down(
     demo_kb, own_redis, own_session
 ):
     await _transcript(
-        own_session,
+        key_of(own_session),
         [
             ("How do I reset my password?", "Use the reset link on the sign-in page."),
             ("How long is the link valid?", "For one hour."),
@@ -82,7 +84,7 @@ async def test_history_comes_from_the_transcript_while_redis_is_down(
 async def test_the_transcript_history_keeps_only_answered_recent_turns(db, settings):
     settings.CHAT_HISTORY_TURNS = 2
     conversation = await _transcript(
-        "s1", [("q1", "a1"), ("q2", "a2"), ("q3", "a3"), ("q4", "a4"), ("q5", "a5")]
+        None, [("q1", "a1"), ("q2", "a2"), ("q3", "a3"), ("q4", "a4"), ("q5", "a5")]
     )
     await Message.objects.filter(conversation=conversation, text="a5").aupdate(fallback=True)
     current = await Message.objects.acreate(conversation=conversation, role="user", text="q6")
@@ -94,7 +96,7 @@ async def test_the_transcript_history_keeps_only_answered_recent_turns(db, setti
 
 
 async def test_the_transcript_history_forgets_an_idle_session_like_redis(db, settings):
-    conversation = await _transcript("s2", [("q1", "a1")])
+    conversation = await _transcript(None, [("q1", "a1")])
     idle = timezone.now() - timedelta(seconds=settings.CHAT_HISTORY_TTL + 60)
     await Message.objects.filter(conversation=conversation).aupdate(created_at=idle)
     current = await Message.objects.acreate(conversation=conversation, role="user", text="q2")
@@ -117,7 +119,7 @@ async def test_the_customer_hears_when_live_replies_pause_and_gets_them_after(
     assert "token" in [m["type"] for m in received]
 
     # An agent replies meanwhile: saved (the admin does not fail), but nothing to push it.
-    conversation = await Conversation.objects.aget(session_key=own_session)
+    conversation = await Conversation.objects.aget()
     ticket = await database_sync_to_async(ticket_escalate)(conversation=conversation)
     saved = await database_sync_to_async(ticket_reply)(ticket=ticket, agent=agent, text="Hi")
     assert not (await Message.objects.aget(pk=saved.pk)).delivered

@@ -3,7 +3,6 @@ from datetime import timedelta
 import pytest
 import redis
 from django.conf import settings
-from django.contrib.sessions.backends.cache import SessionStore
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,7 +16,7 @@ from tickets.models import Ticket, TicketChange, TicketNote
 
 def _conversation(key: str, days_idle: int, *texts: str) -> Conversation:
     """A conversation whose last message is `days_idle` days old."""
-    conversation = Conversation.objects.create(session_key=key)
+    conversation = Conversation.objects.create(token_hash=key)
     for n, text in enumerate(texts or ("hello", "hi there")):
         Message.objects.create(
             conversation=conversation, role="user" if n % 2 == 0 else "assistant", text=text
@@ -80,7 +79,7 @@ def test_a_finished_tickets_conversation_is_anonymised_and_the_ticket_kept(db, a
         "Try again.",
     ]
     assert ticket.notes.get().text == "Called [phone]"
-    assert ticket.conversation.session_key.startswith("anonymised-")
+    assert ticket.conversation.token_hash != "done"  # unlinked from the browser session
     assert ticket.conversation.anonymised_at is not None
 
 
@@ -104,12 +103,12 @@ def test_running_it_twice_changes_nothing_more(db):
     _conversation("a", 100)
     _ticket(_conversation("b", 100, "ana@example.com"), "resolved", 100, email="ana@example.com")
     first = _purge()
-    session_key = Conversation.objects.get().session_key
+    key = Conversation.objects.get().token_hash
 
     assert (first.deleted, first.anonymised) == (1, 1)
     second = _purge()
     assert (second.deleted, second.anonymised) == (0, 0)
-    assert Conversation.objects.get().session_key == session_key
+    assert Conversation.objects.get().token_hash == key
 
 
 def test_it_works_through_more_conversations_than_one_batch(db):
@@ -123,20 +122,18 @@ def test_it_works_through_more_conversations_than_one_batch(db):
     assert Conversation.objects.filter(anonymised_at__isnull=True).count() == 0
 
 
-def test_it_clears_the_purged_sessions_history_and_session_from_redis(db, session_key):
+def test_it_clears_the_purged_conversations_history_from_redis(db):
     client = redis.from_url(settings.REDIS_URL)
-    _conversation(session_key, 100)
-    client.rpush(history_key(session_key), '{"user": "q", "assistant": "a"}')
-    kept = SessionStore()
-    kept.create()
-    _conversation(kept.session_key, 1)
-    client.rpush(history_key(kept.session_key), '{"user": "q", "assistant": "a"}')
-    assert client.keys(f"*{session_key}*")  # the history list and the Django session
+    purged, kept = "p" * 64, "k" * 64
+    _conversation(purged, 100)
+    client.rpush(history_key(purged), '{"user": "q", "assistant": "a"}')
+    _conversation(kept, 1)
+    client.rpush(history_key(kept), '{"user": "q", "assistant": "a"}')
 
     _purge()
 
-    assert client.keys(f"*{session_key}*") == []
-    assert len(client.keys(f"*{kept.session_key}*")) == 2
+    assert client.keys(f"*{purged}*") == []
+    assert len(client.keys(f"*{kept}*")) == 1
 
 
 def test_the_task_reads_the_retention_setting(db, settings):
@@ -160,7 +157,7 @@ def test_a_real_worker_runs_the_purge_and_logs_through_the_redacting_formatter(w
         _conversation("new", 1)
     purge_old_conversations.delay()
 
-    wait_for(lambda: not Conversation.objects.filter(session_key="old").exists(), worker)
-    assert Conversation.objects.filter(session_key="new").exists()
+    wait_for(lambda: not Conversation.objects.filter(token_hash="old").exists(), worker)
+    assert Conversation.objects.filter(token_hash="new").exists()
     # Django's LOGGING format, not Celery's: the worker writes through the redacting formatter.
     wait_for(lambda: "INFO celery.app.trace: Task chat.tasks.purge" in worker.read_text(), worker)

@@ -10,7 +10,7 @@ from chat.tasks import sample_for_review
 
 
 def _finished_conversation(key: str, answers: int = 2, idle_minutes: int = 60) -> Conversation:
-    conversation = Conversation.objects.create(session_key=key)
+    conversation = Conversation.objects.create(token_hash=key)
     for n in range(answers):
         Message.objects.create(conversation=conversation, role="user", text=f"q{n}")
         Message.objects.create(
@@ -79,7 +79,7 @@ def test_reviewers_mark_answers_good_or_bad_with_a_note(admin_client, admin_user
 
 
 def test_reviewers_see_the_question_and_answer_redacted(admin_client, db):
-    conversation = Conversation.objects.create(session_key="pii")
+    conversation = Conversation.objects.create()
     Message.objects.create(
         conversation=conversation,
         role="user",
@@ -118,7 +118,7 @@ def test_samples_queued_before_the_redacted_copies_get_them_on_migration(db):
     from django.apps import apps
 
     migration = import_module("chat.migrations.0004_privacy_redacted_review_and_anonymised")
-    conversation = Conversation.objects.create(session_key="old-sample")
+    conversation = Conversation.objects.create()
     Message.objects.create(conversation=conversation, role="user", text="I'm bo@example.com")
     answer = Message.objects.create(conversation=conversation, role="assistant", text="Hi bo")
     ReviewSample.objects.create(message=answer)

@@ -9,6 +9,7 @@ import pytest
 from chat.batching import TokenBatcher
 from chat.models import Message
 from chat.services import question_answer
+from chat.tests.helpers import token_of
 
 
 async def test_a_fast_socket_gets_one_frame_per_token():
@@ -57,7 +58,7 @@ async def test_a_slow_socket_does_not_slow_the_answer_and_loses_no_token(
         frames.append(frame)
 
     reply = await question_answer(
-        session_key=session_key,
+        chat_token=token_of(session_key),
         text="I forgot my password, how do I get back in?",
         send=stalling_send,
     )

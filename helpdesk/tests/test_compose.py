@@ -16,7 +16,14 @@ ROOT = Path(settings.BASE_DIR)
 SETTINGS_SOURCE = (ROOT / "helpdesk" / "settings.py").read_text()
 
 # What a production .env must provide; everything else in the compose file has a default.
-SECRETS = {"POSTGRES_PASSWORD": "pw", "SECRET_KEY": "sk", "HF_TOKEN": "hf"}
+SECRETS = {
+    "POSTGRES_PASSWORD": "pw",
+    "REDIS_PASSWORD": "rp",
+    "SECRET_KEY": "sk",
+    "VLLM_API_KEY": "vk",
+    "HF_TOKEN": "hf",
+    "TLS_CERT_DIR": "/etc/helpdesk/tls",
+}
 
 # The external services every app container needs, as settings.py names them.
 SERVICE_VARIABLES = {
@@ -133,14 +140,15 @@ def requirement_names(filename: str) -> set[str]:
     return names
 
 
-def test_it_defines_the_six_production_services(services):
-    assert {"postgres", "redis", "vllm", "web", "worker", "beat"} <= set(services)
+def test_it_defines_the_production_services(services):
+    expected = {"proxy", "postgres", "redis", "redis-broker", "vllm", "web", "worker", "beat"}
+    assert expected <= set(services)
 
 
 def test_beat_schedules_the_periodic_tasks(services):
     # Without it neither review sampling nor retention ever runs.
     assert command_args(services["beat"])[:4] == ["celery", "-A", "helpdesk", "beat"]
-    assert depends_on(services["beat"])["redis"] == "service_healthy"
+    assert depends_on(services["beat"])["redis-broker"] == "service_healthy"
 
 
 def test_postgres_is_the_pgvector_image(services):
@@ -158,6 +166,20 @@ def test_vllm_serves_the_model_under_the_name_the_app_asks_for(services):
     served_name = args[args.index("--served-model-name") + 1]
     for name in APP_SERVICES:
         assert environment(services[name])["LLM_MODEL"] == served_name
+
+
+def test_the_prompt_budget_is_the_context_vllm_serves(services):
+    # The app cuts history and context to LLM_CONTEXT_TOKENS (chat/prompts.py); larger than
+    # vLLM's window, long conversations would get "context too long" instead of answers.
+    args = command_args(services["vllm"])
+    for name in APP_SERVICES:
+        env = environment(services[name])
+        assert env["LLM_CONTEXT_TOKENS"] == args[args.index("--max-model-len") + 1]
+
+
+def test_superusers_must_use_a_second_factor_in_production(services):
+    for name in APP_SERVICES:
+        assert environment(services[name])["ADMIN_REQUIRE_2FA"] == "1"
 
 
 @pytest.mark.parametrize(("name", "gpu"), [("vllm", "0"), ("vllm-2", "1")])
@@ -225,14 +247,17 @@ def test_every_service_waited_on_until_healthy_has_a_healthcheck(services):
         for dependency, condition in depends_on(service).items()
         if condition == "service_healthy"
     }
-    assert waited_on >= {"postgres", "redis", "vllm", "llm-lb"}
+    assert waited_on >= {"postgres", "redis", "redis-broker", "vllm"}
     for name in waited_on:
         assert services[name].get("healthcheck", {}).get("test"), name
 
 
 @pytest.mark.parametrize(
     ("name", "dependencies"),
-    [("web", ["postgres", "redis", "llm-lb"]), ("worker", ["postgres", "redis"])],
+    [
+        ("web", ["postgres", "redis", "redis-broker"]),
+        ("worker", ["postgres", "redis", "redis-broker"]),
+    ],
 )
 def test_the_app_services_wait_until_their_services_are_healthy(services, name, dependencies):
     deps = depends_on(services[name])
@@ -253,6 +278,49 @@ def test_web_has_a_healthcheck(services):
 def test_the_web_healthcheck_asks_the_health_endpoint(services):
     check = " ".join(services["web"]["healthcheck"]["test"])
     assert "http://127.0.0.1:8000/healthz" in check
+
+
+def test_only_the_proxy_publishes_ports(services):
+    # A published app port lets a client write its own X-Forwarded-For and -Proto.
+    assert {name for name, service in services.items() if "ports" in service} == {"proxy"}
+    assert services["proxy"]["ports"] == ["80:80", "443:443"]
+
+
+def test_web_is_reachable_on_the_compose_network_only(services):
+    web = services["web"]
+    assert "ports" not in web
+    args = command_args(web)
+    assert web["expose"] == [args[args.index("-p") + 1]]
+
+
+def test_the_proxy_mounts_its_config_and_the_operators_certificates(services):
+    assert services["proxy"]["image"].startswith("nginx:")
+    assert set(services["proxy"]["volumes"]) == {
+        "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro",
+        f"{SECRETS['TLS_CERT_DIR']}:/etc/nginx/certs:ro",
+    }
+    assert "/proxy-health" in " ".join(services["proxy"]["healthcheck"]["test"])
+
+
+def test_web_starts_without_waiting_for_the_llm(services):
+    # vLLM can take 30 minutes to be healthy; meanwhile customers get the fallback answer.
+    assert not set(depends_on(services["web"])) & {"vllm", "vllm-2", "llm-lb"}
+
+
+def test_the_vllm_key_is_required_and_the_app_sends_the_one_vllm_checks(services):
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert raw["x-app-env"]["LLM_API_KEY"].startswith("${VLLM_API_KEY:?")
+    assert raw["x-vllm"]["environment"]["VLLM_API_KEY"].startswith("${VLLM_API_KEY:?")
+    for name in ("vllm", "vllm-2"):
+        assert environment(services[name])["VLLM_API_KEY"] == SECRETS["VLLM_API_KEY"]
+    for name in APP_SERVICES:
+        assert environment(services[name])["LLM_API_KEY"] == SECRETS["VLLM_API_KEY"]
+
+
+def test_the_balancer_passes_the_apps_key_on_to_vllm():
+    # nginx forwards the client's Authorization header unless told otherwise.
+    assert not re.search(r"proxy_set_header\s+Authorization", NGINX, re.IGNORECASE)
+    assert "proxy_pass_request_headers off" not in NGINX
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -282,6 +350,7 @@ def test_the_database_and_redis_urls_point_at_their_services(services, name):
     assert database.hostname == "postgres"
     assert database.password == SECRETS["POSTGRES_PASSWORD"]
     assert urlsplit(env["REDIS_URL"]).hostname == "redis"
+    assert urlsplit(env["REDIS_URL"]).password == SECRETS["REDIS_PASSWORD"]
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -343,6 +412,13 @@ def test_compose_refuses_to_start_without_a_secret(secret):
     without = {name: value for name, value in SECRETS.items() if name != secret}
     with pytest.raises(MissingVariable, match=secret):
         load_compose(without)
+
+
+def test_the_env_example_lists_every_variable_compose_requires():
+    required = set(re.findall(r"\$\{(\w+):\?", (ROOT / "docker-compose.yml").read_text()))
+    example = re.findall(r"^(\w+)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    assert required == set(SECRETS)
+    assert required <= set(example)
 
 
 def test_the_dockerfile_installs_cpu_torch_before_requirements():

@@ -29,7 +29,7 @@ def article():
 
 @pytest.fixture
 def ticket():
-    conversation = Conversation.objects.create(session_key="csp")
+    conversation = Conversation.objects.create()
     Message.objects.create(conversation=conversation, role="user", text="Help")
     return Ticket.objects.create(conversation=conversation, subject="Help")
 

@@ -16,13 +16,23 @@ pytestmark = pytest.mark.django_db
 # What docs/production.md has the operator put in .env.
 DOT_ENV = {
     "POSTGRES_PASSWORD": "pw",
+    "REDIS_PASSWORD": secrets.token_hex(24),
     "SECRET_KEY": secrets.token_urlsafe(50),
+    "VLLM_API_KEY": secrets.token_hex(32),
     "HF_TOKEN": "hf",
+    "TLS_CERT_DIR": "/etc/helpdesk/tls",
     "ALLOWED_HOSTS": "support.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://support.example.com",
 }
 # The services stay this test run's own: only the app's configuration is production's.
-SERVICES = ("DATABASE_URL", "REDIS_URL", "LLM_BASE_URL", "EMBEDDING_MODEL", "MEDIA_ROOT")
+SERVICES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "LLM_BASE_URL",
+    "EMBEDDING_MODEL",
+    "MEDIA_ROOT",
+)
 
 
 def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -9,11 +9,12 @@ from django.core.management import call_command
 from django.db import transaction
 
 from knowledge.indexes import live_indexes, stale_articles
-from knowledge.models import Article, Chunk
+from knowledge.models import Article, Chunk, UploadFile
 from knowledge.retrieval import retrieve
 from knowledge.services import article_embed, article_schedule_embedding
 from knowledge.tasks import embed_article
 from knowledge.tests.conftest import wait_for
+from knowledge.uploads import upload_file_process
 
 CHANGELIST = "/admin/knowledge/article/"
 QUESTION = "How do I pause a project?"
@@ -203,12 +204,13 @@ def test_an_uploaded_page_with_hidden_instructions_is_held_back(
 ):
     upload = SimpleUploadedFile("export.html", HOSTILE_HTML)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = admin_client.post(f"{CHANGELIST}upload/", {"files": [upload]}, follow=True)
+        response = admin_client.post(f"{CHANGELIST}upload/", {"files": [upload]})
+    assert len(callbacks) == 1  # queued for a worker (knowledge/uploads.py), read here:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        upload_file_process(upload_file_id=UploadFile.objects.get().pk)
 
-    assert callbacks == []
-    assert "Held back for review (their text addresses the assistant): Exporting data." in (
-        response.text
-    )
+    assert callbacks == []  # no embedding queued
+    assert "Exporting data</a> (held back for review)" in admin_client.get(response.url).text
     article = Article.objects.get()
     assert "passwords" not in article.body
     assert {(f["kind"], f["where"]) for f in article.flags} == {
@@ -225,14 +227,17 @@ def test_a_page_uploaded_on_the_article_form_is_held_back_too(admin_client, sett
     settings.MEDIA_ROOT = tmp_path / "media"
     upload = SimpleUploadedFile("export.html", HOSTILE_HTML)
 
-    response = admin_client.post(
+    admin_client.post(
         f"{CHANGELIST}add/", {"title": "", "slug": "", "body": "", "file": upload}, follow=True
     )
+    # Read by a worker (knowledge/uploads.py), here in-process.
+    upload_file_process(upload_file_id=UploadFile.objects.get().pk)
 
-    assert "is held back" in response.text
     article = Article.objects.get()
     assert article.status == Article.Status.FLAGGED
     assert [f["where"] for f in article.flags] == ["file", "file"]
+    status_page = f"{CHANGELIST}upload/{article.form_uploads.get().upload_id}/"
+    assert "Exporting data</a> (held back for review)" in admin_client.get(status_page).text
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@
   const escalation = escalateBtn.closest('.escalation') || escalateBtn;
 
   const SOCKET_URL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/chat/';
-  const MAX_BACKOFF_MS = 10000, ESCALATE_COOLDOWN_MS = 3000;
+  const MAX_BACKOFF_MS = 10000, ESCALATE_COOLDOWN_MS = 3000, LIMITED_RETRY_MS = 30000;
 
   let ws = null, retryTimer = null;
   let attempts = 0;       // consecutive failed connects, drives the backoff
@@ -235,15 +235,20 @@
     // Handlers check `ws === sock` so events from a stale socket can't touch the UI.
     sock.addEventListener('open', () => { if (ws === sock) { attempts = 0; setStatus('connected'); } });
     sock.addEventListener('message', (e) => { if (ws === sock) handle(e.data); });
-    sock.addEventListener('close', () => { if (ws === sock) { ws = null; scheduleReconnect(); } });
+    // 4429: too many sockets from this address, or frames past the budget. Coming straight
+    // back would only be refused again (and 'open' resets the backoff), so wait longer.
+    sock.addEventListener('close', (e) => {
+      if (ws === sock) { ws = null; scheduleReconnect(e.code === 4429 ? LIMITED_RETRY_MS : 0); }
+    });
     // 'error' is always followed by 'close', which does the real work.
   }
 
-  function scheduleReconnect() {
+  function scheduleReconnect(atLeast) {
     if (busy) interruptAnswer();
     if (navigator.onLine === false) setStatus('offline');
     else setStatus('reconnecting', 'reconnecting…');
-    const delay = Math.min(500 * 2 ** attempts, MAX_BACKOFF_MS); // 0.5s, 1s, 2s … 10s
+    // 0.5s, 1s, 2s … 10s
+    const delay = Math.max(atLeast || 0, Math.min(500 * 2 ** attempts, MAX_BACKOFF_MS));
     attempts += 1;
     clearTimeout(retryTimer);
     retryTimer = setTimeout(connect, delay);

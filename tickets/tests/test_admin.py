@@ -12,7 +12,7 @@ def form_data(**fields) -> dict:
 
 
 def _ticket() -> Ticket:
-    conversation = Conversation.objects.create(session_key="s")
+    conversation = Conversation.objects.create()
     Message.objects.create(conversation=conversation, role="user", text="<b>Help</b> me")
     Message.objects.create(
         conversation=conversation, role="assistant", text="Try <script>x</script>"

@@ -3,9 +3,10 @@ from channels.db import database_sync_to_async
 from django.core import mail
 
 from chat.models import Conversation, Message
-from chat.tests.helpers import ask, chat_socket
-from tickets.models import Ticket
+from chat.tests.helpers import ask, chat_socket, key_of
+from tickets.models import ReplyEmail, Ticket
 from tickets.services import ticket_escalate, ticket_reply
+from tickets.tasks import send_reply_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +20,7 @@ def agent(django_user_model):
 
 @database_sync_to_async
 def _escalated(session_key: str, email: str = "") -> Ticket:
-    conversation, _ = Conversation.objects.get_or_create(session_key=session_key)
+    conversation, _ = Conversation.objects.get_or_create(token_hash=key_of(session_key))
     return ticket_escalate(conversation=conversation, email=email)
 
 
@@ -59,7 +60,10 @@ async def test_a_reply_written_while_the_customer_was_away_arrives_when_they_ret
         "name": "Sam Agent",
     }
     await socket.disconnect()
-    # The customer left an address, so the reply went by email too.
+    # The customer left an address, so the reply goes by email too, from a Celery task
+    # (run here in this process; tickets/tests/test_reply_email.py runs a real worker).
+    reply_email = await ReplyEmail.objects.aget(ticket=ticket)
+    await database_sync_to_async(send_reply_email.apply)(args=[reply_email.pk])
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["pat@example.com"]
     assert ticket.number in mail.outbox[0].subject

@@ -9,7 +9,7 @@ from tickets.tests.test_admin import form_data
 
 
 def _escalated(key="s") -> Ticket:
-    return ticket_escalate(conversation=Conversation.objects.create(session_key=key))
+    return ticket_escalate(conversation=Conversation.objects.create(token_hash=key))
 
 
 def test_every_change_of_status_priority_and_assignee_is_recorded(admin_client, admin_user):

@@ -11,7 +11,7 @@ CHANGELIST = "/admin/tickets/ticket/"
 
 
 def _ticket(key: str, question: str, email: str = "") -> Ticket:
-    conversation = Conversation.objects.create(session_key=key)
+    conversation = Conversation.objects.create(token_hash=key)
     Message.objects.create(conversation=conversation, role="user", text=question)
     return ticket_escalate(conversation=conversation, email=email)
 

@@ -24,7 +24,7 @@ def staff(django_user_model) -> User:
 
 @pytest.fixture
 def ticket() -> Ticket:
-    conversation = Conversation.objects.create(session_key="hostile")
+    conversation = Conversation.objects.create()
     Message.objects.create(conversation=conversation, role="user", text=CUSTOMER)
     Message.objects.create(
         conversation=conversation,
