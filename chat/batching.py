@@ -3,8 +3,8 @@
 The LLM's deltas are put here as they arrive; a task of the batcher's own sends them. The
 first token goes out at once (the customer's time to first token). After that a frame
 goes out at most every CHAT_TOKEN_FRAME_MS, holding the deltas that arrived meanwhile:
-each frame costs the process ~0.1 ms of CPU whatever its size (channels, daphne,
-autobahn, a send() call), and 25 updates a second still read as word by word. While a
+each frame costs the process the same CPU whatever its size (channels, daphne, autobahn,
+a send() call; docs/decisions/0005), and 25 updates a second still read as word by word. While a
 send is under way (a slow client, a busy event loop) the waiting deltas are joined into
 the next frame too, so the stream from the LLM is read at its own pace and no token is
 ever dropped.

@@ -128,8 +128,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def dispatch(self, message):
         # channels' own dispatch first sends close_old_connections to the thread that all
-        # sockets' sync work shares, on every event: under load that hop was an eighth of
-        # the event loop's time (benchmarks/README.md). Nothing here needs it: every ORM
+        # sockets' sync work shares, on every event: under load a large share of the event
+        # loop's time (docs/decisions/0008). Nothing here needs it: every ORM
         # call of the chat runs through database_sync_to_async (chat.services._on_db),
         # which closes stale connections before and after each call itself.
         handler = getattr(self, get_handler_name(message), None)

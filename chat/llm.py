@@ -137,7 +137,7 @@ def _client(url: str) -> openai.AsyncOpenAI:
             api_key=settings.LLM_API_KEY,
             # The SDK's aiohttp transport (openai[aiohttp]): its C HTTP parser reads a
             # streamed token for about half the CPU of the default httpx2 one, and one
-            # process reads thousands of them a second (benchmarks/README.md).
+            # process reads thousands of them a second (docs/decisions/0006).
             http_client=openai.DefaultAioHttpClient(),
             timeout=openai.Timeout(
                 settings.LLM_FIRST_TOKEN_TIMEOUT, connect=settings.LLM_CONNECT_TIMEOUT
@@ -243,7 +243,7 @@ async def _open_stream(client: openai.AsyncOpenAI, messages: list[dict[str, str]
 
     Through the client's documented `post` rather than `chat.completions.create`: create()
     first runs the body through the SDK's TypedDict transform, which for a plain dict
-    like this changes nothing and cost about 5% of a busy event loop (benchmarks/README.md).
+    like this changes nothing and cost a share of a busy event loop (docs/decisions/0006).
     Everything else (base URL, key, timeouts, HTTP errors as openai's) is the SDK's own.
     """
     body = {
@@ -267,8 +267,8 @@ async def _sse_deltas(response) -> AsyncIterator[str]:
     """The content deltas of a chat-completion event stream ("" for a chunk without one).
 
     Read as raw lines and json.loads, not through the SDK's Stream: building its pydantic
-    chunk objects cost ~130 µs of CPU per token against ~25 µs, and at hundreds of
-    streams per process that was the largest cost of all (benchmarks/README.md)."""
+    chunk objects cost several times the CPU per token, and at hundreds of streams per
+    process that was the largest cost of all (docs/decisions/0006)."""
     lines = response.aiter_lines()
     async for line in lines:
         if not line.startswith("data:"):

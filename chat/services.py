@@ -65,7 +65,7 @@ def sources_for(chunks) -> list[dict[str, str]]:
 
 # An answer's database work runs on a few threads of its own, not on the one thread that
 # every socket's async-ORM call shares (asgiref's): under load that thread was the queue
-# (benchmarks/README.md). database_sync_to_async hands each call's connection back to the
+# (docs/decisions/0007). database_sync_to_async hands each call's connection back to the
 # pool when it ends, so at most CHAT_DB_THREADS connections are held for answers.
 _db_threads = ThreadPoolExecutor(
     max_workers=settings.CHAT_DB_THREADS, thread_name_prefix="answer-db"

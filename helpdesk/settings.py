@@ -152,12 +152,12 @@ for _url in LLM_BASE_URL.split(","):
 
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 # HNSW search is approximate: pgvector's default candidate list (40) can miss a true
-# nearest chunk. 200 keeps recall@10 at 0.95 with 100k chunks (100: 0.92) for ~1 ms more
-# (benchmarks/README.md). iterative_scan: HNSW filters (published articles only) after
+# nearest chunk; 200 keeps recall@10 near 0.95 at 100k chunks for about a millisecond
+# more (docs/decisions/0010). iterative_scan: HNSW filters (published articles only) after
 # the index scan; pgvector 0.8 keeps scanning until enough rows pass instead of returning
 # fewer. random_page_cost 1.1, the usual value for SSDs: at Postgres's default (4, for
 # spinning disks) the planner prices an ef_search-200 scan of 10k chunks above reading
-# the whole table and searches exactly instead, 30-70 ms in place of 4-7.
+# the whole table and searches exactly instead, several times slower.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
     f"-c hnsw.ef_search={envint('HNSW_EF_SEARCH', 200)} -c hnsw.iterative_scan=relaxed_order"
     f" -c random_page_cost={envfloat('DB_RANDOM_PAGE_COST', 1.1)}"
@@ -167,7 +167,7 @@ DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
 DB_CONNECT_TIMEOUT = envint("DB_CONNECT_TIMEOUT", 5)
 DATABASES["default"]["OPTIONS"]["connect_timeout"] = DB_CONNECT_TIMEOUT
 # A pool of connections per process (psycopg_pool, through Django's own "pool" option).
-# Without it every question paid for several new Postgres connections (~5-10 ms each):
+# Without it every question paid for several new Postgres connections (docs/decisions/0007):
 # channels' database_sync_to_async closes the connection before and after each call, and
 # persistent connections (CONN_MAX_AGE) leak under ASGI, one per request thread. Closing a
 # pooled connection hands it back. Each is checked before use, so a restarted Postgres
@@ -341,12 +341,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 EMBEDDING_THREADS = envint("EMBEDDING_THREADS", 1)
 # Questions are embedded in a child process of each app process, away from its GIL
-# (knowledge/embeddings.py, QueryBatcher). It holds a second copy of the model. Celery
-# workers embed articles in their own processes already.
+# (knowledge/embeddings.py, QueryBatcher; docs/decisions/0003). It holds a second copy of
+# the model. Celery workers embed articles in their own processes already.
 EMBEDDING_QUERY_PROCESS = envbool("EMBEDDING_QUERY_PROCESS", not RUNNING_CELERY)
 # Questions run the model's transformer in ONNX Runtime: the same vectors as torch (checked
-# at load), one question in ~5 ms instead of ~12. The graph is exported from the installed
-# model the first time, into EMBEDDING_ONNX_DIR; where that fails, torch answers instead.
+# at load), in less time than torch (docs/decisions/0004). The graph is exported from the
+# installed model the first time, into EMBEDDING_ONNX_DIR; where that fails, torch answers.
 EMBEDDING_ONNX = envbool("EMBEDDING_ONNX", True)
 EMBEDDING_ONNX_DIR = Path(os.environ.get("EMBEDDING_ONNX_DIR") or devstack.VAR_DIR / "onnx")
 RETRIEVAL_TOP_K = envint("RETRIEVAL_TOP_K", 3)
@@ -388,9 +388,10 @@ CHAT_SOCKET_FRAMES_PER_MINUTE = envint("CHAT_SOCKET_FRAMES_PER_MINUTE", 30)
 # An office behind one NAT address shares it: 50 people with a chat open each.
 CHAT_CONNECTIONS_PER_IP = envint("CHAT_CONNECTIONS_PER_IP", 50)
 # After an answer's first token, at most one token frame per this many ms: each frame costs
-# the process the same CPU whatever it holds (chat/batching.py). 0 = one frame per token.
+# the process the same CPU whatever it holds (docs/decisions/0005). 0 = one frame per token.
 CHAT_TOKEN_FRAME_MS = envint("CHAT_TOKEN_FRAME_MS", 40)
-# Threads (each with at most one pooled connection at a time) for answers' database work.
+# Threads (each with at most one pooled connection at a time) for answers' database work
+# (docs/decisions/0007).
 CHAT_DB_THREADS = envint("CHAT_DB_THREADS", 4)
 # Refuse prompt-injection attempts before retrieval and the LLM (chat/screening.py). Off only
 # to measure what the model does on its own (chat/tests/test_system_prompt.py).
@@ -399,9 +400,8 @@ CHAT_SCREENING = envbool("CHAT_SCREENING", True)
 # 64 KiB is above any acceptable question: 2,000 characters JSON-escaped are at most ~24 KB.
 WEBSOCKET_MAX_MESSAGE_BYTES = envint("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024)
 # How long daphne lets a WebSocket handshake wait for the app, in seconds. Its default, 5,
-# resets the connection of a customer who arrives in a burst that takes longer (42 of 600
-# questions lost at 200 customers joining within 1 s, benchmarks/load.py); their page then
-# reconnects into the same queue. Waiting their turn is kinder.
+# resets the connection of a customer who arrives in a burst that takes longer, and their
+# page then reconnects into the same queue (docs/decisions/0009). Waiting their turn is kinder.
 WEBSOCKET_CONNECT_TIMEOUT = envint("WEBSOCKET_CONNECT_TIMEOUT", 30)
 # What the bot says when the knowledge base has nothing good enough to answer from.
 REFUSAL_TEXT = os.environ.get(

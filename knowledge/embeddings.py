@@ -132,16 +132,16 @@ def _query_text(text: str, model: str) -> str:
 class QueryBatcher:
     """One thread that encodes the questions waiting for it, all in one call.
 
-    One question per encode costs ~9 ms of CPU here, 32 in one encode ~2.5 ms each: the
-    model is memory-bound, and a batch reads its weights once. Nothing waits for a batch
-    to fill: a question that finds the thread idle is encoded at once, and those that
-    arrive meanwhile go together into the next encode, so batches grow only under load,
-    when they pay.
+    A batch of questions costs far less per question than one at a time
+    (docs/decisions/0003): the model is memory-bound, and a batch reads its weights once.
+    Nothing waits for a batch to fill: a question that finds the thread idle is encoded at
+    once, and those that arrive meanwhile go together into the next encode, so batches
+    grow only under load, when they pay.
 
     With EMBEDDING_QUERY_PROCESS the encode runs in a child process. In the server's own
     process each of the model's ~100 torch calls gives up the GIL and must win it back
-    from the busy event loop, which holds it up to 5 ms at a time: an encode of 9 ms took
-    200-300 ms under load (benchmarks/README.md). The child has a GIL of its own.
+    from the busy event loop, which holds it up to 5 ms at a time: under load an encode
+    took many times its own length (docs/decisions/0003). The child has a GIL of its own.
     """
 
     def __init__(self, max_batch: int = 32) -> None:
@@ -220,12 +220,12 @@ def encode_questions(encoder, texts: list[str], *, session=None) -> list[list[fl
     """What `encoder.encode(texts, normalize_embeddings=True)` returns, for a handful of
     short questions: the model's own modules (its tokenizer, pooling and normalisation)
     run once over the batch, without encode()'s per-call bookkeeping (sorting by length,
-    sub-batches, progress, numpy). One question: 10.5 ms against 13; the same vectors to
-    1e-8 (knowledge/tests/test_query_batcher.py).
+    sub-batches, progress, numpy): faster for one question (docs/decisions/0004), and the
+    same vectors to 1e-8 (knowledge/tests/test_query_batcher.py).
 
     With an onnx_session the transformer, nearly all of the work, runs there instead:
     one call that gives up the GIL once, where torch's ~100 calls each give it up and must
-    win it back (benchmarks/README.md, "Fourth round")."""
+    win it back (docs/decisions/0004)."""
     import torch
 
     features = encoder.preprocess(texts)

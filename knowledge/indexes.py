@@ -55,12 +55,11 @@ def embedding_index_create(*, model_name: str, state: str) -> EmbeddingIndex:
     return index
 
 
-# m is pgvector's default. m 32 lifted recall@10 at 100k chunks from 0.918 to 0.964
-# (hnsw.ef_search 100), but Postgres's planner then priced the index above a sequential
-# scan at 10k chunks: dense search went from 5 to 30 ms there. ef_construction 128 (the
-# default is 64) builds a better graph of the same size, so the plan and the search cost
-# stay, and recall@10 at ef_search 200 rose from 0.947 to 0.967 (benchmarks/README.md,
-# retrieval.py). It costs a slower build and insert; an index built before keeps its own.
+# m is pgvector's default: a larger m lifted recall, but Postgres's planner then priced
+# the index above a sequential scan at 10k chunks, and dense search got slower there.
+# ef_construction 128 (the default is 64) builds a better graph of the same size, so the
+# plan and the search cost stay and recall rises (docs/decisions/0010). It costs a slower
+# build and insert; an index built before keeps its own.
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
 

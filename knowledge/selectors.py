@@ -32,8 +32,8 @@ COMMON_LEXEMES_SQL = """
 
 # What an answer reads of a chunk and its article, fetched in the search's own query: not
 # the vector, the tsvector or the article's body. At 100k chunks fetching all of them, and
-# the articles in a second query, was ~4 of the dense search's ~10 ms (benchmarks/README.md,
-# "Fourth round"). Any other field still loads if asked for (a deferred field).
+# the articles in a second query, was a large part of the dense search's time
+# (docs/decisions/0011). Any other field still loads if asked for (a deferred field).
 CHUNK_COLUMNS = "c.id, c.article_id, c.index_id, c.position, c.heading, c.anchor, c.text"
 # In the model's field order, which Model.from_db expects.
 ARTICLE_FIELDS = ("id", "title", "slug", "source_url", "status", "published")
