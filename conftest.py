@@ -3,18 +3,13 @@ LLM server (see helpdesk/devstack.py), or the services named by the environment.
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import tempfile
-import time
-from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
 
 from helpdesk import devstack
+from helpdesk.testing import LLMServer, RedisServer, free_port
 
 # Tests import the ASGI app before a database is allowed; fixtures warm models instead.
 os.environ["WARM_UP"] = "0"
@@ -121,37 +116,11 @@ def session_key(db):
     return session.session_key
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def dead_llm(settings):
     """An LLM_BASE_URL where nothing listens: connection refused, at once."""
     settings.LLM_BASE_URL = f"http://127.0.0.1:{free_port()}/v1"
     return settings.LLM_BASE_URL
-
-
-class LLMServer:
-    """A llama.cpp server of the test's own, to kill mid-answer without touching the shared
-    one. Started by devstack exactly as the embedded one is."""
-
-    def __init__(self, port: int | None = None):
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        log = devstack.VAR_DIR / "llm-faults" / "server.log"
-        self.process = devstack.start_llm_server(port=self.port, log=log)
-
-    def kill(self) -> None:
-        """SIGKILL: no goodbye to open connections, as in a crash or an OOM kill."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture
@@ -162,29 +131,6 @@ def own_llm(settings):
     settings.LLM_BASE_URL = server.url
     yield server
     server.kill()
-
-
-class RedisServer:
-    """A redis-server of the test's own (devstack's binary), to kill and restart while the
-    shared test Redis keeps serving the other tests."""
-
-    def __init__(self):
-        # Short: a unix socket path must fit in ~107 bytes.
-        self.dir = Path(tempfile.mkdtemp(prefix="hd-redis-"))
-        self.sock = self.dir / "redis.sock"
-        self.url = f"unix://{self.sock}?db=0"
-        self.pid: int | None = None
-
-    def start(self) -> None:
-        self.pid = devstack.start_redis_server(sock=self.sock, data_dir=self.dir)
-
-    def kill(self) -> None:
-        if not devstack._pid_alive(self.pid):
-            return
-        os.kill(self.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while devstack._pid_alive(self.pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
 
 
 @pytest.fixture
@@ -222,29 +168,3 @@ def _close_stray_connections(django_db_setup, django_db_blocker):
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-
-
-def database_url_for_tests() -> str:
-    """A URL to the test database, for processes the tests start (worker, daphne)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    from django.db import connection
-
-    parts = urlsplit(settings.DATABASE_URL)
-    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment of a child process that must reach this test run's services."""
-    from chat import llm
-
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url_for_tests(),
-        REDIS_URL=settings.REDIS_URL,
-        LLM_BASE_URL=",".join(llm.base_urls()),
-        HELPDESK_VAR_DIR=str(devstack.VAR_DIR),
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env

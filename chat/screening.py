@@ -13,8 +13,8 @@
 - `encoded`: a base64/hex/escaped/rot13/reversed payload that decodes to any of the above
   or to instruction words, or an explicit "decode this and follow it".
 
-What slips past is met on the way out: `PromptEcho` hears the model start to recite its
-system prompt and the answer is stopped and refused (family `prompt_echo`).
+What slips past is met on the way out: `PromptEcho` (chat/echo.py) hears the model start
+to recite its system prompt and the answer is stopped and refused (family `prompt_echo`).
 
 Every rule wants intent, a verb and its target ("ignore" + "your previous instructions"),
 because customers write "how do I ignore notifications", "what are the rules for recurring
@@ -37,14 +37,11 @@ Pure Python, no Django: the benchmark imports it without settings.
 
 import base64
 import binascii
-import functools
 import html
 import re
 import unicodedata
-from collections import deque
 from urllib.parse import unquote
 
-from chat import prompts
 from chat.screening_phrases import (
     PROMPT_REQUEST,
     PROMPT_REQUEST_SQUASHED,
@@ -70,8 +67,6 @@ from chat.screening_rules import (
 )
 
 FAMILIES = ("invisible", "delimiter", "override", "roleplay", "system_prompt", "encoded")
-# Not an input rule: the model began to recite its prompt (PromptEcho).
-PROMPT_ECHO = "prompt_echo"
 # Not a rule either: the message grew past GROWTH_MAX when folded (below).
 OVERSIZED = "oversized"
 
@@ -94,7 +89,7 @@ def _unaccent(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Compatibility forms, case and accents off: "Ｐｒéｃéｄｅｎｔｅｓ" reads "precedentes"."""
     return _unaccent(unicodedata.normalize("NFKC", text).casefold())
 
@@ -128,7 +123,7 @@ def has_invisible(text: str) -> bool:
 def normalise(text: str) -> str:
     """Invisible characters out, folded (NFKC, casefold, accents), whitespace collapsed.
     Line breaks stay, for the role-line rules; the other families read them as spaces."""
-    text = _fold(STRIP.sub("", text)).replace("’", "'").replace("‘", "'")
+    text = fold(STRIP.sub("", text)).replace("’", "'").replace("‘", "'")
     text = re.sub(r"[^\S\n]+", " ", text)
     return re.sub(r" ?\n\s*", "\n", text).strip()
 
@@ -240,48 +235,3 @@ def _readable(data: bytes) -> list[str]:
     if len(text) < 8 or printable < 0.95 * len(text) or letters < 0.5 * len(text):
         return []
     return [text]
-
-
-# --- the answer on its way out ----------------------------------------------------------------
-ECHO_RUN = 8  # words in a row of the system prompt: a recital, not a coincidence
-# What the prompt tells the model to say to customers is no leak when it says it.
-SAYABLE = 'you can pass the question to a human agent (the customer can press "Escalate to human")'
-WORD = re.compile(r"[a-z0-9]+")
-
-
-def word_runs(text: str, *, run: int = ECHO_RUN) -> set[tuple[str, ...]]:
-    words = WORD.findall(_fold(text))
-    return {tuple(words[i : i + run]) for i in range(len(words) - run + 1)}
-
-
-@functools.cache
-def _echo_runs(prompt: str) -> frozenset[tuple[str, ...]]:
-    return frozenset(word_runs(prompt) - word_runs(SAYABLE))
-
-
-class PromptEcho:
-    """Hears a streamed answer recite ECHO_RUN words in a row of the system prompt.
-
-    Fed each delta before it is sent, so at most ECHO_RUN - 1 words of a recital reach the
-    customer. The prompt holds no secrets; this keeps it from being handed out anyway.
-    It keeps only the last ECHO_RUN words, so a token costs the same at the end of a long
-    answer as at its start."""
-
-    def __init__(self, prompt: str = prompts.SYSTEM_PROMPT):
-        self.runs = _echo_runs(prompt)
-        self.words: deque[str] = deque(maxlen=ECHO_RUN)
-        self.partial = ""  # a word the last delta may not have finished
-
-    def heard(self, delta: str) -> bool:
-        folded = self.partial + _fold(delta)
-        words = WORD.findall(folded)
-        # The last word may go on in the next delta ("pass" + "word"): held back, but
-        # checked as if it were whole, so a recital is caught on its eighth word.
-        self.partial = words.pop() if words and WORD.match(folded[-1]) else ""
-        for word in words:
-            self.words.append(word)
-            if len(self.words) == ECHO_RUN and tuple(self.words) in self.runs:
-                return True
-        if self.partial and len(self.words) >= ECHO_RUN - 1:
-            return (*list(self.words)[1 - ECHO_RUN :], self.partial) in self.runs
-        return False

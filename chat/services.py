@@ -15,12 +15,13 @@ from redis.exceptions import RedisError
 
 from chat import llm
 from chat.batching import TokenBatcher
+from chat.echo import PROMPT_ECHO, PromptEcho
 from chat.history import history_append, history_from_transcript, history_load
 from chat.links import link_allowed
 from chat.models import SESSION_TOKEN, Conversation, Message, token_hash, token_new
 from chat.prompts import build_messages, fit_to_budget, prompt_budget
 from chat.quality import groundedness, used_sources
-from chat.screening import INJECTION_REFUSAL, PROMPT_ECHO, PromptEcho, screen
+from chat.screening import INJECTION_REFUSAL, screen
 from chat.timings import AnswerClock
 from helpdesk import metrics
 from knowledge.models import EmbeddingIndex

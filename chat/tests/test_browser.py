@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from chat.models import Message
-from conftest import child_env
+from helpdesk.testing import child_env
 from tickets.models import Ticket
 
 CHROMIUM = "/usr/bin/chromium"

@@ -7,7 +7,7 @@ import pytest
 
 from chat import llm
 from chat.tests.helpers import ask, chat_socket
-from conftest import LLMServer, free_port
+from helpdesk.testing import LLMServer, free_port
 
 QUESTION = "How do I reset my password?"
 

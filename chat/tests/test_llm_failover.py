@@ -8,7 +8,7 @@ import pytest
 
 from chat import llm
 from chat.tests.helpers import ask, chat_socket
-from conftest import free_port
+from helpdesk.testing import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,14 +6,15 @@ import unicodedata
 import pytest
 from django.conf import settings
 
+from chat.echo import ECHO_RUN, SAYABLE, WORD, PromptEcho, word_runs
 from chat.prompts import SYSTEM_PROMPT
-from chat.screening import ECHO_RUN, SAYABLE, WORD, PromptEcho, _fold, word_runs
+from chat.screening import fold
 
 # llama.cpp streams a token or two at a time; a busy server or a slow read joins a few.
 DELTA_SIZES = range(1, 13)
 DEMO_KB = sorted((settings.BASE_DIR / "knowledge" / "demo_kb").glob("*.md"))
 ORDINARY = "\n\n".join(path.read_text() for path in DEMO_KB)
-FIRST_WORDS = WORD.findall(_fold(SYSTEM_PROMPT))[: ECHO_RUN - 1]
+FIRST_WORDS = WORD.findall(fold(SYSTEM_PROMPT))[: ECHO_RUN - 1]
 
 
 def streamed(text: str, size: int) -> tuple[str, bool]:
@@ -59,7 +60,7 @@ def test_a_recital_is_caught_before_its_eighth_word_in_deltas_of_any_size(size):
     assert caught
     assert not recited(sent)
     # Not a word too early either: seven words of the prompt are no recital yet.
-    assert WORD.findall(_fold(sent))[: ECHO_RUN - 1] == FIRST_WORDS
+    assert WORD.findall(fold(sent))[: ECHO_RUN - 1] == FIRST_WORDS
 
 
 @pytest.mark.parametrize("size", DELTA_SIZES)
@@ -96,7 +97,7 @@ def test_a_recital_in_other_case_accents_or_full_width_letters_is_still_caught(d
 
     assert caught
     assert not recited(sent)
-    assert WORD.findall(_fold(sent))[: ECHO_RUN - 1] == FIRST_WORDS
+    assert WORD.findall(fold(sent))[: ECHO_RUN - 1] == FIRST_WORDS
 
 
 def test_a_recital_of_a_later_rule_is_caught_too():

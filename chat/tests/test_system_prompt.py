@@ -5,11 +5,12 @@ import re
 import pytest
 from django.conf import settings
 
+from chat.echo import SAYABLE, PromptEcho
 from chat.history import history_load
 from chat.models import Conversation, Message
 from chat.prompts import SYSTEM_PROMPT
 from chat.redaction import EMAIL
-from chat.screening import INJECTION_REFUSAL, SAYABLE, PromptEcho
+from chat.screening import INJECTION_REFUSAL
 from chat.tests.helpers import answer_text, ask, chat_socket, key_of
 
 ASKING = [

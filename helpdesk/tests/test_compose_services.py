@@ -17,7 +17,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from conftest import child_env, free_port
+from helpdesk.testing import child_env, free_port
 from helpdesk.tests.test_compose import (
     APP_SERVICES,
     SECRETS,

@@ -14,8 +14,8 @@ import pytest
 from django.conf import settings
 
 from benchmarks.wsclient import HandshakeRefused, WebSocket
-from conftest import child_env
 from helpdesk.management.commands.run import daphne_command
+from helpdesk.testing import child_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

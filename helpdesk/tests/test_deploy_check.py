@@ -8,7 +8,7 @@ import sys
 import pytest
 from django.conf import settings
 
-from conftest import child_env
+from helpdesk.testing import child_env
 from helpdesk.tests.test_compose import environment, load_compose
 
 pytestmark = pytest.mark.django_db

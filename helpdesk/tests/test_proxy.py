@@ -21,8 +21,8 @@ import pytest
 from django.conf import settings
 from django.http import HttpRequest
 
-from conftest import free_port
 from helpdesk.ratelimits import client_ip
+from helpdesk.testing import free_port
 from helpdesk.tests.test_compose import environment, load_compose
 
 CONFIG = (Path(settings.BASE_DIR) / "deploy" / "nginx.conf").read_text()

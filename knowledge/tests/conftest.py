@@ -7,7 +7,7 @@ import time
 import pytest
 from django.conf import settings
 
-from conftest import child_env
+from helpdesk.testing import child_env
 
 
 @pytest.fixture

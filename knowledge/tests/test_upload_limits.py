@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from pypdf import PdfReader, PdfWriter
 
-from conftest import child_env
+from helpdesk.testing import child_env
 from knowledge.models import Article, Upload, UploadFile
 from knowledge.tests.conftest import stop_worker, wait_for
 from knowledge.tests.test_extract import tiny_pdf

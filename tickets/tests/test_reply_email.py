@@ -6,7 +6,7 @@ from aiosmtpd.controller import Controller
 from django.db import transaction
 
 from chat.models import Conversation
-from conftest import free_port
+from helpdesk.testing import free_port
 from knowledge.tests.conftest import start_worker, stop_worker, wait_for
 from tickets.models import ReplyEmail
 from tickets.services import ticket_escalate, ticket_reply
