@@ -54,7 +54,7 @@ def tokens_estimate(text: str) -> int:
     """An upper estimate of `text`'s tokens for a byte-level BPE tokenizer (Llama 3's,
     SmolLM2's): English averages about four characters a token, counted here as three;
     every byte of a non-ASCII character counts as a token, which is the most it can be."""
-    ascii_chars = sum(1 for c in text if c < "\x80")
+    ascii_chars = len(text.encode("ascii", "ignore"))  # counted in C, not char by char
     return ascii_chars // 3 + len(text.encode()) - ascii_chars + 1
 
 
@@ -76,15 +76,15 @@ def fit_to_budget(*, question: str, chunks, history: list[dict[str, str]], budge
     (the weakest match). The question is never cut. Returns (history, chunks)."""
     fixed = tokens_estimate(SYSTEM_PROMPT) + tokens_estimate(question) + 2 * MESSAGE_OVERHEAD + 20
     room = budget - fixed - tokens_estimate(NO_CONTEXT)
-    history = list(history)
-    context_tokens = sum(tokens_estimate(c.text) + 20 for c in chunks)
-    while history and room - context_tokens - sum(map(_turn_tokens, history)) < 0:
-        history.pop(0)
-    room -= sum(map(_turn_tokens, history))
+    # Each estimated once: the question path runs this for every answer.
+    turn_costs = [_turn_tokens(turn) for turn in history]
+    chunk_costs = [tokens_estimate(c.text) + 20 for c in chunks]  # + the title line
+    first = 0  # the oldest turn kept
+    while first < len(history) and room - sum(chunk_costs) - sum(turn_costs[first:]) < 0:
+        first += 1
+    room -= sum(turn_costs[first:])
     kept = []
-    for chunk in chunks:
-        # The title and heading line: about 20 tokens.
-        cost = tokens_estimate(chunk.text) + 20
+    for chunk, cost in zip(chunks, chunk_costs, strict=True):
         if cost <= room:
             kept.append(chunk)
             room -= cost
@@ -93,7 +93,7 @@ def fit_to_budget(*, question: str, chunks, history: list[dict[str, str]], budge
             break
         else:
             break
-    return history, kept
+    return list(history[first:]), kept
 
 
 def _shortened(chunk, tokens: int):

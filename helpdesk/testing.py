@@ -64,6 +64,16 @@ class RedisServer:
             time.sleep(0.02)
 
 
+def stop_process(process: subprocess.Popen) -> None:
+    """Ask a child (a worker, beat) to stop; kill it if it has not within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def database_url_for_tests() -> str:
     """A URL to the test database, for processes the tests start (worker, daphne)."""
     from urllib.parse import urlsplit, urlunsplit

@@ -221,24 +221,37 @@ def article_schedule_embedding(*, article: Article) -> None:
     embed_article.delay_on_commit(article.pk)
 
 
-def article_requeue_stale(*, older_than: timedelta) -> int:
-    """Enqueue again the embedding of articles still pending long after it was queued:
-    the task was lost (a broker blip, a purged queue). Returns how many were requeued.
+def stale_requeue(*, model, status: str, queued_field: str, older_than: timedelta, enqueue) -> int:
+    """Enqueue again the rows of `model` still in `status` long after `queued_field` says
+    they were queued: their task was lost (a broker blip, a purged queue) or killed.
 
-    Safe to run twice: each article is claimed by moving its embedding_queued_at to now,
-    so a second run finds it fresh; and the task itself is idempotent (content hash)."""
-    from knowledge.tasks import embed_article
-
+    Safe to run twice: each row is claimed by moving its queued time to now, so a second
+    run finds it fresh; and the tasks themselves are idempotent. Returns how many."""
     now = timezone.now()
-    stale = Q(status=Article.Status.PENDING) & (
-        Q(embedding_queued_at__isnull=True) | Q(embedding_queued_at__lt=now - older_than)
+    stale = Q(status=status) & (
+        Q(**{f"{queued_field}__isnull": True}) | Q(**{f"{queued_field}__lt": now - older_than})
     )
     requeued = 0
-    for pk in Article.objects.filter(stale).values_list("pk", flat=True):
+    for pk in model.objects.filter(stale).values_list("pk", flat=True):
         with transaction.atomic():
-            if Article.objects.filter(stale, pk=pk).update(embedding_queued_at=now):
-                embed_article.delay_on_commit(pk)
+            if model.objects.filter(stale, pk=pk).update(**{queued_field: now}):
+                enqueue(pk)
                 requeued += 1
+    return requeued
+
+
+def article_requeue_stale(*, older_than: timedelta) -> int:
+    """Enqueue again the embedding of articles still pending long after it was queued
+    (the task is idempotent: a content hash). Returns how many were requeued."""
+    from knowledge.tasks import embed_article
+
+    requeued = stale_requeue(
+        model=Article,
+        status=Article.Status.PENDING,
+        queued_field="embedding_queued_at",
+        older_than=older_than,
+        enqueue=embed_article.delay_on_commit,
+    )
     if requeued:
         logger.warning("Requeued the embedding of %d article(s) pending too long", requeued)
     return requeued

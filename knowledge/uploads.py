@@ -20,7 +20,7 @@ from pathlib import PurePath
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -31,6 +31,7 @@ from knowledge.services import (
     article_fill_from_file,
     article_schedule_embedding,
     article_upsert_extracted,
+    stale_requeue,
 )
 
 logger = logging.getLogger(__name__)
@@ -272,18 +273,14 @@ def _fail(row: UploadFile, message: str) -> None:
 
 def upload_file_requeue_stale(*, older_than: timedelta) -> int:
     """Queue again the files still pending long after they were queued: their task was lost
-    (a broker blip) or killed past its hard time limit. Safe to run twice, as
-    article_requeue_stale is: each row is claimed by moving its queued_at to now."""
-    now = timezone.now()
-    stale = Q(status=UploadFile.Status.PENDING) & (
-        Q(queued_at__isnull=True) | Q(queued_at__lt=now - older_than)
+    (a broker blip) or killed past its hard time limit (services.stale_requeue)."""
+    requeued = stale_requeue(
+        model=UploadFile,
+        status=UploadFile.Status.PENDING,
+        queued_field="queued_at",
+        older_than=older_than,
+        enqueue=_queue,
     )
-    requeued = 0
-    for pk in UploadFile.objects.filter(stale).values_list("pk", flat=True):
-        with transaction.atomic():
-            if UploadFile.objects.filter(stale, pk=pk).update(queued_at=now):
-                _queue(pk)
-                requeued += 1
     if requeued:
         logger.warning("Requeued %d uploaded file(s) pending too long", requeued)
     return requeued

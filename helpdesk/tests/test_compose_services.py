@@ -17,7 +17,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from helpdesk.testing import child_env, free_port
+from helpdesk.testing import child_env, free_port, stop_process
 from helpdesk.tests.test_compose import (
     APP_SERVICES,
     SECRETS,
@@ -179,15 +179,6 @@ def start(args: list[str], log) -> subprocess.Popen:
         )
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.mark.django_db
 def test_beat_passes_its_health_check_while_it_runs_and_fails_it_once_stopped(tmp_path):
     args = command_args(SERVICES["beat"])
@@ -198,7 +189,7 @@ def test_beat_passes_its_health_check_while_it_runs_and_fails_it_once_stopped(tm
         wait_until(lambda: "beat pidbox: Connected" in log.read_text(), 60, "beat did not start")
         assert celery_healthcheck("beat") == 0, log.read_text()
     finally:
-        stop(beat)
+        stop_process(beat)
     assert celery_healthcheck("beat", reply_within=2) != 0
 
 
@@ -212,5 +203,5 @@ def test_the_worker_passes_its_health_check_while_it_runs(tmp_path):
         wait_until(lambda: " ready." in log.read_text(), 120, "the worker did not start")
         assert celery_healthcheck("worker") == 0, log.read_text()
     finally:
-        stop(worker)
+        stop_process(worker)
     assert celery_healthcheck("worker", reply_within=2) != 0

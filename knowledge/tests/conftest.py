@@ -7,7 +7,7 @@ import time
 import pytest
 from django.conf import settings
 
-from helpdesk.testing import child_env
+from helpdesk.testing import child_env, stop_process
 
 
 @pytest.fixture
@@ -25,21 +25,12 @@ def start_worker(log, **env: str) -> subprocess.Popen:
         )  # fmt: skip
 
 
-def stop_worker(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture
 def worker(tmp_path, worker_env):
     log = tmp_path / "worker.log"
     proc = start_worker(log, **worker_env)
     yield log
-    stop_worker(proc)
+    stop_process(proc)
 
 
 def wait_for(check, log, timeout=120):

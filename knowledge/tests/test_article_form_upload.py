@@ -10,10 +10,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from helpdesk.testing import stop_process
 from knowledge.models import Article, Chunk, UploadFile
 from knowledge.selectors import article_public_list
 from knowledge.services import article_embed
-from knowledge.tests.conftest import start_worker, stop_worker, wait_for
+from knowledge.tests.conftest import start_worker, wait_for
 from knowledge.tests.test_admin_upload import REFUNDS_MD, form_data
 from knowledge.tests.test_extract import tiny_pdf
 from knowledge.tests.test_upload_limits import _slow_html, _start_prefork_worker
@@ -84,7 +85,7 @@ def test_a_new_article_from_a_file_is_read_published_and_embedded_by_the_worker(
     try:
         wait_for(lambda: Article.objects.get(pk=article.pk).status == "ready", log)
     finally:
-        stop_worker(proc)
+        stop_process(proc)
 
     article.refresh_from_db()
     assert (article.title, article.published) == ("Refund policy", True)
@@ -112,7 +113,7 @@ def test_a_new_file_on_an_existing_article_replaces_its_body_only_once_read(admi
             log,
         )
     finally:
-        stop_worker(proc)
+        stop_process(proc)
 
     article.refresh_from_db()
     assert "thirty days" in article.body
@@ -149,7 +150,7 @@ def test_a_file_over_the_time_limit_leaves_the_old_body_and_shows_it_failed(
         _upload_onto(admin_client, article, "slow.html", _slow_html())
         wait_for(_all_read, log, timeout=60)
     finally:
-        stop_worker(proc)
+        stop_process(proc)
 
     article.refresh_from_db()
     assert (article.body, article.status, article.published) == (OLD_BODY, "ready", True)

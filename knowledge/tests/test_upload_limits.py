@@ -13,9 +13,9 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from pypdf import PdfReader, PdfWriter
 
-from helpdesk.testing import child_env
+from helpdesk.testing import child_env, stop_process
 from knowledge.models import Article, Upload, UploadFile
-from knowledge.tests.conftest import stop_worker, wait_for
+from knowledge.tests.conftest import wait_for
 from knowledge.tests.test_extract import tiny_pdf
 
 UPLOAD_URL = "/admin/knowledge/article/upload/"
@@ -220,7 +220,7 @@ def test_a_file_that_takes_longer_than_the_time_limit_fails_and_the_worker_goes_
         _post(admin_client, {"slow.html": _slow_html(), "quick.md": _md("Quick")})
         wait_for(_all_read, log, timeout=60)
     finally:
-        stop_worker(proc)
+        stop_process(proc)
 
     results = _results()
     assert results["slow.html"] == (

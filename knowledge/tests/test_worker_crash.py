@@ -5,9 +5,10 @@ import time
 
 import pytest
 
+from helpdesk.testing import stop_process
 from knowledge.models import Article, Chunk
 from knowledge.services import article_embed, article_schedule_embedding
-from knowledge.tests.conftest import start_worker, stop_worker, wait_for
+from knowledge.tests.conftest import start_worker, wait_for
 
 # Long enough that embedding it takes a while on a CPU: the kill lands mid-task.
 SECTIONS = 1000
@@ -55,7 +56,7 @@ def test_a_killed_worker_leaves_the_article_whole_and_the_task_is_retried(tmp_pa
             timeout=180,
         )
     finally:
-        stop_worker(second)
+        stop_process(second)
     chunks = list(Chunk.objects.filter(article=article))
     assert not {c.pk for c in chunks} & old_ids
     assert not any("Old paragraph" in c.text for c in chunks)

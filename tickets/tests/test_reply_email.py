@@ -6,8 +6,8 @@ from aiosmtpd.controller import Controller
 from django.db import transaction
 
 from chat.models import Conversation
-from helpdesk.testing import free_port
-from knowledge.tests.conftest import start_worker, stop_worker, wait_for
+from helpdesk.testing import free_port, stop_process
+from knowledge.tests.conftest import start_worker, wait_for
 from tickets.models import ReplyEmail
 from tickets.services import ticket_escalate, ticket_reply
 from tickets.tasks import send_reply_email
@@ -146,7 +146,7 @@ def test_a_real_worker_delivers_a_reply_once_the_mail_server_is_back(agent, tmp_
         server.start()
         wait_for(lambda: _row(reply_email).status == "sent", log)
     finally:
-        stop_worker(worker)
+        stop_process(worker)
         if server is not None:
             server.stop()
 
