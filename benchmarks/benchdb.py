@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.db import connection
 
-from helpdesk.databases import use_database
+from core.databases import use_database
 
 __all__ = ["database_url", "describe", "description", "use_database"]
 

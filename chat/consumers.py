@@ -33,9 +33,9 @@ from chat.services import (
     undelivered_agent_messages,
 )
 from chat.throttle import FrameBudget
-from helpdesk import metrics
-from helpdesk.degraded import DEGRADED_MESSAGE, OUTAGE_ERRORS
-from helpdesk.ratelimits import chat_connection_closed, chat_connection_open, chat_retry_after
+from core import metrics
+from core.degraded import DEGRADED_MESSAGE, OUTAGE_ERRORS
+from core.ratelimits import chat_connection_closed, chat_connection_open, chat_retry_after
 from tickets.services import ticket_escalate
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not self.session_key:
             # Django's cache sessions read as empty when Redis is down. Asking Redis
             # directly raises instead, and the customer hears of the outage
-            # (helpdesk.degraded.DegradedSocketMiddleware), not of a lost session.
+            # (core.degraded.DegradedSocketMiddleware), not of a lost session.
             cookie = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
             if cookie and session is not None:
                 await session.aexists(cookie)

@@ -1,6 +1,6 @@
-"""Where an answer may send a customer: the rule lives in the core (helpdesk/links.py),
+"""Where an answer may send a customer: the rule lives in the core (core/links.py),
 because the public KB page applies it too and knowledge may not import chat."""
 
-from helpdesk.links import host_in, link_allowed
+from core.links import host_in, link_allowed
 
 __all__ = ["host_in", "link_allowed"]

@@ -23,7 +23,7 @@ from chat.prompts import build_messages, fit_to_budget, prompt_budget
 from chat.quality import groundedness, used_sources
 from chat.screening import INJECTION_REFUSAL, screen
 from chat.timings import AnswerClock
-from helpdesk import metrics
+from core import metrics
 from knowledge.models import EmbeddingIndex
 from knowledge.retrieval import QueryEmbedding, aembed_question, retrieval_query, retrieve
 from knowledge.selectors import serving_index

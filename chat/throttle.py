@@ -1,7 +1,7 @@
 """A budget of frames per socket, per frame type, kept in the socket itself.
 
 Questions and escalations are also counted in Redis per session and per address
-(helpdesk/ratelimits.py). This budget covers every frame, those included, without a
+(core/ratelimits.py). This budget covers every frame, those included, without a
 Redis trip: a feedback frame updates a row on the threads that answers share, and even a
 malformed frame costs an error reply. A socket that keeps sending past its budget long
 after being told is closed.

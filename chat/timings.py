@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from helpdesk import metrics
+from core import metrics
 
 T = TypeVar("T")
 

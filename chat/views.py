@@ -5,7 +5,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django_ratelimit.decorators import ratelimit
 
 from chat.services import session_chat_token
-from helpdesk.ratelimits import page_rate
+from core.ratelimits import page_rate
 
 
 # Counted per address: every visit without a cookie starts a new session.

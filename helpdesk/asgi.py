@@ -11,7 +11,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from channels.sessions import SessionMiddlewareStack  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
-from helpdesk.degraded import DegradedSocketMiddleware  # noqa: E402
+from core.degraded import DegradedSocketMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

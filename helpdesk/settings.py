@@ -107,7 +107,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Outermost but one, so error pages (429, the degraded 503) carry the policy too.
-    "helpdesk.csp.ContentSecurityPolicyMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -219,7 +219,7 @@ AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", 15) / 60  # axes reads a float as hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address the rate limits count, through the same trusted proxies (TRUSTED_PROXY_COUNT).
-AXES_CLIENT_IP_CALLABLE = "helpdesk.ratelimits.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.ratelimits.client_ip"
 # A right password wipes the earlier typos, so they do not add up over a working day.
 AXES_RESET_ON_SUCCESS = True
 # Anyone with a confirmed TOTP device passes it at every admin login. On, a superuser without
@@ -228,12 +228,12 @@ ADMIN_REQUIRE_2FA = envbool("ADMIN_REQUIRE_2FA", False)
 # The name an authenticator app shows beside the code.
 OTP_TOTP_ISSUER = SITE_NAME
 
-# --- Rate limits (helpdesk/ratelimits.py) ---------------------------------------------------
+# --- Rate limits (core/ratelimits.py) ---------------------------------------------------
 # Counted in Redis, so every daphne process shares one count. A cache of its own only to
 # give it short timeouts and to let an unreachable Redis come back as "no count" instead
-# of an exception (helpdesk/cache.py); it is the same Redis as the default cache.
+# of an exception (core/cache.py); it is the same Redis as the default cache.
 CACHES["ratelimit"] = {
-    "BACKEND": "helpdesk.cache.RateLimitCache",
+    "BACKEND": "core.cache.RateLimitCache",
     "LOCATION": REDIS_URL,
     "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
 }
@@ -244,7 +244,7 @@ RATELIMIT_USE_CACHE = "ratelimit"
 # one ticket per conversation. RATELIMIT_FAIL_OPEN=0 refuses everything instead.
 RATELIMIT_FAIL_OPEN = envbool("RATELIMIT_FAIL_OPEN", True)
 RATELIMIT_VIEW = "helpdesk.views.ratelimited"
-RATELIMIT_IP_META_KEY = "helpdesk.ratelimits.client_ip"
+RATELIMIT_IP_META_KEY = "core.ratelimits.client_ip"
 # Questions per session and per client address (a NAT'd office shares one address).
 RATELIMIT_SESSION = envrate("RATELIMIT_SESSION", "10/m")
 RATELIMIT_IP = envrate("RATELIMIT_IP", "60/m")
@@ -411,7 +411,7 @@ REFUSAL_TEXT = os.environ.get(
 )
 # Hosts that answer sources may link to besides this site's /kb/ pages ("docs.example.com",
 # or ".example.com" for every subdomain). An article whose source_url is elsewhere is
-# linked to its /kb/ page instead, and its /kb/ page shows no link to it (helpdesk/links.py).
+# linked to its /kb/ page instead, and its /kb/ page shows no link to it (core/links.py).
 DOCS_DOMAINS = envlist("DOCS_DOMAINS", "")
 # Quality review: the share of finished conversations sampled, and when one is finished.
 REVIEW_SAMPLE_SHARE = envfloat("REVIEW_SAMPLE_SHARE", 0.1)
@@ -500,7 +500,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # django-ratelimit's check only knows the third-party django-redis; Django's own RedisCache
-# (ours, through helpdesk.cache) increments atomically too.
+# (ours, through core.cache) increments atomically too.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 X_FRAME_OPTIONS = "DENY"
 # Behind TLS in production (docker-compose.yml sets SECURE_COOKIES=1); plain http locally.

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from core.metrics import metrics
 from helpdesk import views
-from helpdesk.metrics import metrics
 
 # admin.site is helpdesk.admin_site.HelpdeskAdminSite (helpdesk.apps.AdminConfig).
 urlpatterns = [

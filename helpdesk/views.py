@@ -9,9 +9,9 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django_ratelimit.core import get_usage
 
-from helpdesk.degraded import OUTAGE_ERRORS
+from core.degraded import OUTAGE_ERRORS
+from core.ratelimits import page_rate, seconds_to_wait
 from helpdesk.health import health_report
-from helpdesk.ratelimits import page_rate, seconds_to_wait
 
 
 def ratelimited(request, exception):
@@ -32,7 +32,7 @@ async def healthz(request):
     the fallback); 503 when it cannot. ?strict=1 also fails on a degraded service.
     429 past RATELIMIT_HEALTHZ per address: the checks are cached, but not the request.
     """
-    # Counted as the pages are, per client address (helpdesk/ratelimits.py), in Redis.
+    # Counted as the pages are, per client address (core/ratelimits.py), in Redis.
     # Not @ratelimit: its wrapper is sync, and its 429 page speaks of the "pages" group.
     usage = await sync_to_async(get_usage)(
         request, group="healthz", key="ip", rate=settings.RATELIMIT_HEALTHZ, increment=True

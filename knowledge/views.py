@@ -1,8 +1,8 @@
 from django.shortcuts import get_object_or_404, render
 from django_ratelimit.decorators import ratelimit
 
-from helpdesk.links import link_allowed
-from helpdesk.ratelimits import page_rate
+from core.links import link_allowed
+from core.ratelimits import page_rate
 from knowledge.extract import title_from_markdown
 from knowledge.rendering import markdown_to_html
 from knowledge.selectors import article_public_list

@@ -80,7 +80,7 @@ def page(browser):
 
 def test_a_customer_asks_sees_the_answer_stream_and_escalates(live_url, page):
     # Predicates are functions: a bare expression is eval()ed in the page, which its
-    # Content-Security-Policy forbids (helpdesk/csp.py).
+    # Content-Security-Policy forbids (core/csp.py).
     page.goto(live_url + "/")
     page.wait_for_function("() => document.querySelector('#status').textContent === 'connected'")
     # Count DOM updates in the log, to see the answer arrive in pieces, not at once.

@@ -15,7 +15,7 @@ from chat.history import history_from_transcript
 from chat.models import Conversation, Message
 from chat.services import session_chat_token
 from chat.tests.helpers import chat_socket, delivered_soon, key_of
-from helpdesk.degraded import CLOSE_TRY_AGAIN_LATER, DEGRADED_MESSAGE
+from core.degraded import CLOSE_TRY_AGAIN_LATER, DEGRADED_MESSAGE
 from tickets.models import Ticket
 from tickets.services import ticket_escalate, ticket_reply
 

@@ -11,7 +11,7 @@ from chat.history import history_load
 from chat.models import Conversation, Message
 from chat.screening import FAMILIES, INJECTION_REFUSAL, normalise, screen
 from chat.tests.helpers import answer_text, ask, chat_socket, key_of
-from helpdesk import metrics
+from core import metrics
 
 EVAL = settings.BASE_DIR / "chat" / "eval"
 ATTACKS = [json.loads(line) for line in (EVAL / "injection.jsonl").read_text().splitlines()]

@@ -72,7 +72,7 @@ def test_it_counts_the_address_the_trusted_proxy_saw_not_one_the_client_wrote(
     client, settings, agent
 ):
     # Behind one proxy: REMOTE_ADDR is the proxy's, the last X-Forwarded-For entry is the
-    # client's (helpdesk/ratelimits.py). Entries left of it are whatever the client sent.
+    # client's (core/ratelimits.py). Entries left of it are whatever the client sent.
     settings.TRUSTED_PROXY_COUNT = 1
     proxy = "10.0.0.2"
     for forged in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):

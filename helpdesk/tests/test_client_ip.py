@@ -3,7 +3,7 @@ say proxies appended to it."""
 
 from django.test import RequestFactory
 
-from helpdesk.ratelimits import client_ip
+from core.ratelimits import client_ip
 
 
 def request(remote_addr: str, forwarded: str | None = None):

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 from chat.models import Conversation, Message
-from helpdesk.csp import POLICY
+from core.csp import POLICY
 from knowledge.models import Article
 from tickets.models import Ticket
 

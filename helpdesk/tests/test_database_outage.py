@@ -13,7 +13,7 @@ import time
 import pytest
 from django.conf import settings
 
-from helpdesk.degraded import CLOSE_TRY_AGAIN_LATER, DEGRADED_MESSAGE
+from core.degraded import CLOSE_TRY_AGAIN_LATER, DEGRADED_MESSAGE
 from helpdesk.testing import child_env, free_port
 
 # Run in the child: the page through both Django handlers, the socket, and /healthz.

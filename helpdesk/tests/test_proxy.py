@@ -21,7 +21,7 @@ import pytest
 from django.conf import settings
 from django.http import HttpRequest
 
-from helpdesk.ratelimits import client_ip
+from core.ratelimits import client_ip
 from helpdesk.testing import free_port
 from helpdesk.tests.test_compose import environment, load_compose
 

@@ -1,5 +1,5 @@
 """The public KB page links an article's source URL only where the chat would: this site's
-own pages and the hosts in DOCS_DOMAINS (helpdesk/links.py)."""
+own pages and the hosts in DOCS_DOMAINS (core/links.py)."""
 
 import pytest
 

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils.text import slugify
 
-from helpdesk.databases import use_database
+from core.databases import use_database
 from knowledge import embeddings
 from knowledge.indexes import embeddings_warm_up
 from knowledge.retrieval import MODES, min_similarity, retrieve

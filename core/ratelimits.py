@@ -12,7 +12,7 @@ from django.core.cache import caches
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
-from helpdesk.cache import OUTAGE
+from core.cache import OUTAGE
 
 # Per chat action: the settings holding its per-session and its per-address rate.
 CHAT_RATES = {
