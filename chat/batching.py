@@ -11,7 +11,10 @@ ever dropped.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+
+from chat.protocol import Event, Token
 
 
 class TokenBatcher:
@@ -44,7 +47,7 @@ class TokenBatcher:
                 await self._wait_for_the_interval()
                 text = "".join(self.pending)
                 self.pending.clear()
-                await self.send({"type": "token", "text": text})
+                await self.send(Token(text).frame())
                 self._last_sent = self._loop.time()
                 self.frames += 1
                 self.on_sent()
@@ -79,3 +82,25 @@ class TokenBatcher:
 def _wake(future: asyncio.Future) -> None:
     if not future.done():
         future.set_result(None)
+
+
+async def send_events(
+    events: AsyncIterator[Event],
+    send: Callable[[dict], Awaitable[None]],
+    *,
+    on_sent: Callable[[], None],
+    interval: float,
+) -> None:
+    """Send an answer's events as frames: tokens through a TokenBatcher, so the answer
+    reads the model at its own pace; anything else once the tokens before it are out."""
+    batcher = TokenBatcher(send, on_sent, interval=interval)
+    try:
+        async with aclosing(events):
+            async for event in events:
+                if isinstance(event, Token):
+                    batcher.put(event.text)
+                else:
+                    await batcher.flush()
+                    await send(event.frame())
+    finally:
+        batcher.cancel()

@@ -13,7 +13,6 @@ the agent replies that were saved meanwhile.
 import asyncio
 import json
 import logging
-import re
 import time
 
 from asgiref.sync import sync_to_async
@@ -23,26 +22,26 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from chat import answering, protocol
+from chat.batching import send_events
 from chat.models import group_for, token_hash
+from chat.protocol import Agent, Error, Escalate, Feedback, FeedbackSaved, Question, Ticket
 from chat.services import (
     agent_message_delivered,
     asession_chat_token,
     conversation_for_token,
     message_feedback,
-    question_answer,
     undelivered_agent_messages,
 )
 from chat.throttle import FrameBudget
+from chat.timings import AnswerClock
 from core import metrics
 from core.degraded import DEGRADED_MESSAGE, OUTAGE_ERRORS
 from core.ratelimits import chat_connection_closed, chat_connection_open, chat_retry_after
-from tickets.services import ticket_escalate
 
 logger = logging.getLogger(__name__)
 
 NO_SESSION = "Open the support page first to start a session."
-# Valid JSON, but not storable: Postgres text holds no NUL, UTF-8 has no lone surrogates.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # What a customer over a rate limit reads; the page adds "try again in N s" from retry_after.
 RATE_LIMITED = {
     "message": "You're sending questions faster than we can answer them. Please wait a moment.",
@@ -57,11 +56,14 @@ TOO_MANY_CONNECTIONS = (
     "Too many chats are open from your network. Close one of them, or try again later."
 )
 FRAMES_TOO_FAST = "You're sending faster than we can read. Please slow down."
-KNOWN_TYPES = {"message", "escalate", "feedback"}
 INVALID = object()  # a frame that is not JSON
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
+    """`escalate(conversation=, email=)` makes the conversation's ticket. The project's
+    wiring hands it over (helpdesk/asgi.py: tickets.services.ticket_escalate), because
+    tickets sit above the chat: the chat never imports them."""
+
     answer_task: asyncio.Task | None = None
     group: str | None = None
     accepted = False
@@ -69,6 +71,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     told_paused = False
     last_question = ""
     counted = False  # this socket is in its address's count of open sockets
+
+    def __init__(self, *args, escalate=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.escalate = escalate
 
     async def connect(self):
         session = self.scope.get("session")
@@ -82,7 +88,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not self.session_key:
             # Django's cache sessions read as empty when Redis is down. Asking Redis
             # directly raises instead, and the customer hears of the outage
-            # (core.degraded.DegradedSocketMiddleware), not of a lost session.
+            # (chat.middleware.DegradedSocketMiddleware), not of a lost session.
             cookie = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
             if cookie and session is not None:
                 await session.aexists(cookie)
@@ -130,7 +136,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # channels' own dispatch first sends close_old_connections to the thread that all
         # sockets' sync work shares, on every event: under load a large share of the event
         # loop's time (docs/decisions/0008). Nothing here needs it: every ORM
-        # call of the chat runs through database_sync_to_async (chat.services._on_db),
+        # call of the chat runs through database_sync_to_async (chat.services.on_db),
         # which closes stale connections before and after each call itself.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -177,16 +183,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_agent_message(message.pk, message.text, message.author_name)
 
     async def agent_message(self, event):
-        """From tickets.services.ticket_reply, through the session's group."""
+        """From chat.services.agent_message_push (a ticket's reply), through the group."""
         if event["message_id"] in self.shown_agent_messages:
             return  # already sent as a reply waiting at connect time
-        if event["joined"]:
-            await self.send_json({"type": "agent_joined", "name": event["name"]})
-        await self.send_agent_message(event["message_id"], event["text"], event["name"])
+        self.shown_agent_messages.add(event["message_id"])
+        for frame in event["frames"]:
+            await self.send_json(frame)
+        await agent_message_delivered(message_id=event["message_id"])
 
     async def send_agent_message(self, message_id: int, text: str, name: str):
         self.shown_agent_messages.add(message_id)
-        await self.send_json({"type": "agent", "text": text, "name": name})
+        await self.send_event(Agent(text, name))
         await agent_message_delivered(message_id=message_id)
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -199,7 +206,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return  # refused at connect, and being closed
         content = self.parsed(text_data)
         kind = content.get("type") if isinstance(content, dict) else None
-        if not await self.within_budget(kind if kind in KNOWN_TYPES else "other"):
+        if not await self.within_budget(kind if kind in protocol.INBOUND else "other"):
             return
         if text_data is None:
             return await self.error("bad_frame", "Send JSON text frames, not binary.")
@@ -233,45 +240,37 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         return False
 
     async def receive_json(self, content, **kwargs):
-        kind = content.get("type")
-        if kind == "message":
-            await self.on_message(content)
-        elif kind == "escalate":
-            await self.on_escalate(content)
-        elif kind == "feedback":
-            await self.on_feedback(content)
+        request = protocol.read(content)
+        if isinstance(request, Question):
+            await self.on_question(request)
+        elif isinstance(request, Escalate):
+            await self.on_escalate(request)
+        elif isinstance(request, Feedback):
+            await self.on_feedback(request)
         else:
-            # Cut short: the type is the client's text, echoed back.
-            await self.error("unknown_type", f"Unknown message type {repr(kind)[:40]}.")
+            await self.send_event(request)
 
-    async def on_message(self, content):
-        text = content.get("text")
-        if not isinstance(text, str) or not text.strip():
-            return await self.error("empty_message", "Type a question first.")
-        if UNSTORABLE.search(text):
-            return await self.error("bad_text", "That message has characters we can't read.")
-        if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
-            return await self.error(
-                "message_too_long",
-                f"Please keep questions under {settings.CHAT_MAX_MESSAGE_CHARS} characters.",
-            )
+    async def on_question(self, question: Question):
         if self.answer_task and not self.answer_task.done():
             return await self.error("busy", "Please wait for the current answer to finish.")
         # Counted only once the question would be answered: refusals above cost nothing.
         if await self.rate_limited("message"):
             return
-        self.answer_task = asyncio.create_task(self.answer(text.strip(), self.received_at))
+        self.answer_task = asyncio.create_task(self.answer(question.text, self.received_at))
 
     async def answer(self, text: str, received_at: float):
+        clock = AnswerClock(received_at)
+        events = answering.answer(
+            chat_token=self.chat_token, text=text, clock=clock, previous=self.last_question
+        )
         try:
-            await question_answer(
-                chat_token=self.chat_token,
-                text=text,
-                send=self.send_json,
-                received_at=received_at,
-                previous=self.last_question,
+            await send_events(
+                events,
+                self.send_json,
+                on_sent=clock.token_sent,
+                interval=settings.CHAT_TOKEN_FRAME_MS / 1000,
             )
-            # What a follow-up on this socket will be searched with (chat/services.py).
+            # What a follow-up on this socket will be searched with (chat/answering.py).
             self.last_question = text
         except asyncio.CancelledError:
             raise
@@ -286,33 +285,28 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 "Something went wrong on our side. Please try again, or escalate to a human.",
             )
 
-    async def on_escalate(self, content):
-        email = content.get("email") or ""
-        if not isinstance(email, str) or len(email) > 254:
-            return await self.error("bad_email", "That email address is not valid.")
+    async def on_escalate(self, request: Escalate):
+        if self.escalate is None:
+            logger.error("No escalation handler: ChatConsumer.as_asgi(escalate=...) is unset")
+            return await self.error("internal_error", "Escalation is not available right now.")
         if await self.rate_limited("escalate"):
             return
         try:
             conversation = await conversation_for_token(chat_token=self.chat_token)
-            ticket = await database_sync_to_async(ticket_escalate)(
-                conversation=conversation, email=email.strip()
+            ticket = await database_sync_to_async(self.escalate)(
+                conversation=conversation, email=request.email
             )
         except ValueError as exc:
             return await self.error("bad_email", str(exc))
         metrics.ESCALATIONS.inc()
-        await self.send_json({"type": "ticket", "number": ticket.number})
+        await self.send_event(Ticket(ticket.number))
 
-    async def on_feedback(self, content):
-        message_id, value = content.get("message_id"), content.get("value")
-        if value not in ("up", "down") or not isinstance(message_id, int):
-            return await self.error(
-                "bad_feedback", 'Send {"message_id": <id>, "value": "up" or "down"}.'
-            )
+    async def on_feedback(self, request: Feedback):
         if not await message_feedback(
-            chat_token=self.chat_token, message_id=message_id, value=value
+            chat_token=self.chat_token, message_id=request.message_id, value=request.value
         ):
             return await self.error("bad_feedback", "There is no such answer in this chat.")
-        await self.send_json({"type": "feedback_saved", "message_id": message_id})
+        await self.send_event(FeedbackSaved(request.message_id))
 
     async def rate_limited(self, action: str) -> bool:
         """Count the action against the session's and the address's limits; when over one,
@@ -326,5 +320,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.error("rate_limited", RATE_LIMITED[action], retry_after=retry_after)
         return bool(retry_after)
 
-    async def error(self, code: str, message: str, **extra):
-        await self.send_json({"type": "error", "code": code, "message": message, **extra})
+    async def send_event(self, event: protocol.Event):
+        await self.send_json(event.frame())
+
+    async def error(self, code: str, message: str, retry_after: int | None = None):
+        await self.send_event(Error(code, message, retry_after))

@@ -2,17 +2,12 @@
 
 HTTP requests get the 503 "degraded" page (`helpdesk.views.server_error`, Django's 500
 handler, so an outage anywhere in a request is caught: a view, a middleware saving the
-session). A WebSocket that fails on one gets a `service_degraded` error frame and a close
-code that tells the page to try again later (`DegradedSocketMiddleware`).
+session). A chat socket that fails on one gets a `service_degraded` error frame and a close
+code that tells the page to try again later (chat/middleware.py).
 """
-
-import json
-import logging
 
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import RedisError
-
-logger = logging.getLogger(__name__)
 
 # A database that refuses or times out, a dropped database connection, an unreachable Redis.
 OUTAGE_ERRORS = (OperationalError, InterfaceError, RedisError)
@@ -21,37 +16,3 @@ DEGRADED_MESSAGE = (
     "Our support service is having trouble right now and can't answer. Please try again "
     "in a few minutes."
 )
-# "Try again later" (RFC 6455's 1013) in the application range: daphne's autobahn sends
-# only 1000 or 3000-4999, and on 1013 raises instead ("invalid close code"), so the socket
-# ended with 1011 and a logged exception. The page reconnects on any close, with back-off.
-CLOSE_TRY_AGAIN_LATER = 4013
-
-
-class DegradedSocketMiddleware:
-    """Turn an outage that ends a socket (a session Redis cannot load at the handshake, a
-    database that is down when the consumer connects) into a `service_degraded` frame."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        state = {"accepted": False, "closed": False}
-
-        async def tracking_send(message):
-            if message["type"] == "websocket.accept":
-                state["accepted"] = True
-            elif message["type"] == "websocket.close":
-                state["closed"] = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except OUTAGE_ERRORS:
-            logger.warning("WebSocket ended by an outage", exc_info=True)
-            if state["closed"]:
-                return
-            if not state["accepted"]:
-                await send({"type": "websocket.accept"})
-            error = {"type": "error", "code": "service_degraded", "message": DEGRADED_MESSAGE}
-            await send({"type": "websocket.send", "text": json.dumps(error)})
-            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})

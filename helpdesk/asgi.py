@@ -9,9 +9,14 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from channels.sessions import SessionMiddlewareStack  # noqa: E402
+from django.urls import path  # noqa: E402
 
-from chat.routing import websocket_urlpatterns  # noqa: E402
-from core.degraded import DegradedSocketMiddleware  # noqa: E402
+from chat.consumers import ChatConsumer  # noqa: E402
+from chat.middleware import DegradedSocketMiddleware  # noqa: E402
+from tickets.services import ticket_escalate  # noqa: E402
+
+# The chat escalates through tickets, which sit above it: the wiring hands the one over.
+websocket_urlpatterns = [path("ws/chat/", ChatConsumer.as_asgi(escalate=ticket_escalate))]
 
 application = ProtocolTypeRouter(
     {

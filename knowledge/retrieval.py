@@ -128,3 +128,44 @@ def _reranked(
         pool.chunks = [chunk for _, chunk in ranked]
     pool.chunks = pool.chunks[:limit]
     return pool, scores is not None
+
+
+# --- TEMPORARY door shim (replaced by the knowledge branch's door) ---------------------------
+@dataclass(frozen=True)
+class Query:
+    question: str
+    text: str
+
+
+def query_for(*, question: str, previous: str = "", rewrite: bool | None = None) -> Query:
+    history = [{"user": previous}] if previous else []
+    return Query(question, retrieval_query(question=question, history=history, rewrite=rewrite))
+
+
+@dataclass
+class EmbeddedQuery:
+    query: Query
+    index: EmbeddingIndex | None
+    vector: list[float]
+
+
+async def aembed(query: Query, *, index: EmbeddingIndex | None) -> EmbeddedQuery:
+    if index is None:
+        return EmbeddedQuery(query, None, [])
+    embedded = await aembed_question(query.text, index=index)
+    return EmbeddedQuery(query, index, embedded.vector)
+
+
+def retrieve_embedded(*, embedded: EmbeddedQuery, mode: str = "", limit: int | None = None):
+    q = embedded.query
+    history = [{"user": q.text[: -len(q.question) - 1]}] if q.text != q.question else []
+    return retrieve(
+        question=q.question,
+        history=history,
+        mode=mode,
+        limit=limit,
+        question_embedding=QueryEmbedding(embedded.index, embedded.vector, q.text),
+    )
+
+
+Index = EmbeddingIndex

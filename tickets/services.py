@@ -1,16 +1,15 @@
 import logging
 from collections.abc import Callable
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from chat.models import Conversation, Message
+from chat.services import agent_message_push
+from core.queue import task_enqueue_on_commit
 from tickets.models import ReplyEmail, Ticket, TicketChange, TicketNote, new_ticket_number
 
 logger = logging.getLogger(__name__)
@@ -95,37 +94,17 @@ def ticket_reply(*, ticket: Ticket, agent, text: str) -> Message:
         )
         if ticket.status != Ticket.Status.PENDING:
             ticket_update(ticket=ticket, by=agent, status=Ticket.Status.PENDING)
-        name = message.author_name
-        transaction.on_commit(lambda: _push(conversation, message, name, joined))
+        transaction.on_commit(lambda: agent_message_push(message=message, joined=joined))
         if ticket.email:
             reply_email_queue(ticket=ticket, message=message)
     return message
 
 
-def _push(conversation: Conversation, message: Message, name: str, joined: bool) -> None:
-    # Nobody listening is fine: the message stays undelivered until the customer returns.
-    # So is a channel layer that is down: the customer's socket delivers it when Redis is
-    # back (chat/consumers.py), and the agent's reply is saved either way.
-    event = {
-        "type": "agent.message",
-        "message_id": message.pk,
-        "text": message.text,
-        "name": name,
-        "joined": joined,
-    }
-    try:
-        async_to_sync(get_channel_layer().group_send)(conversation.group_name(), event)
-    except (RedisError, OSError):
-        logger.warning("Channel layer down: agent reply %s waits for delivery", message.pk)
-
-
 def reply_email_queue(*, ticket: Ticket, message: Message) -> ReplyEmail:
     """Queue the email of an agent's reply: a row that records its status, and a task,
     enqueued when the reply commits, that sends it and retries through an outage."""
-    from tickets.tasks import send_reply_email
-
     reply_email = ReplyEmail.objects.create(ticket=ticket, message=message)
-    send_reply_email.delay_on_commit(reply_email.pk)
+    task_enqueue_on_commit("tickets.tasks.send_reply_email", reply_email.pk)
     return reply_email
 
 

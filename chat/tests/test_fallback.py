@@ -7,7 +7,7 @@ import time
 import pytest
 
 from chat.models import Message
-from chat.services import FALLBACK_TEXT
+from chat.answering import FALLBACK_TEXT
 from chat.tests.helpers import answer_text, ask, chat_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from chat.consumers import LIVE_PAUSED_MESSAGE
 from chat.history import history_from_transcript
+from chat.middleware import CLOSE_TRY_AGAIN_LATER
 from chat.models import Conversation, Message
 from chat.services import session_chat_token
 from chat.tests.helpers import chat_socket, delivered_soon, key_of
-from core.degraded import CLOSE_TRY_AGAIN_LATER, DEGRADED_MESSAGE
+from core.degraded import DEGRADED_MESSAGE
 from tickets.models import Ticket
 from tickets.services import ticket_escalate, ticket_reply
 

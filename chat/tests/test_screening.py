@@ -304,7 +304,7 @@ async def test_the_log_names_the_family_but_not_the_text(
 ):
     socket = chat_socket(session_key)
     await socket.connect()
-    with caplog.at_level(logging.WARNING, logger="chat.services"):
+    with caplog.at_level(logging.WARNING, logger="chat.answering"):
         await ask(socket, ATTACK, timeout=15)
 
     [record] = [r for r in caplog.records if "prompt-injection" in r.getMessage()]

@@ -4,8 +4,8 @@ import pytest
 from django.db.models import Value
 from django.db.models.functions import Concat
 
-from chat.links import link_allowed
-from chat.services import sources_for
+from core.links import link_allowed
+from chat.answering import sources_for
 from chat.tests.helpers import ask, chat_socket
 from knowledge.models import Article, Chunk
 

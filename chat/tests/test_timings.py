@@ -99,10 +99,10 @@ async def test_a_follow_up_from_a_new_socket_embeds_its_rewritten_query(demo_kb,
 
 def _record_embeddings(monkeypatch) -> list[tuple[int | None, bool]]:
     """(index pk, conversation trip done yet?) for each question embedding started."""
-    from chat import services
+    from chat import answering
 
     started, trip_done = [], []
-    embed, turn_open = services.aembed_question, services._turn_open
+    embed, turn_open = answering.aembed, answering.turn_open
 
     def recording_turn_open(session_key):
         time.sleep(0.3)  # a slow trip: whatever overlaps it starts well before its end
@@ -111,12 +111,12 @@ def _record_embeddings(monkeypatch) -> list[tuple[int | None, bool]]:
         finally:
             trip_done.append(True)
 
-    async def recording_embed(text, *, index=None):
+    async def recording_embed(query, *, index=None):
         started.append((index.pk if index else None, bool(trip_done)))
-        return await embed(text, index=index)
+        return await embed(query, index=index)
 
-    monkeypatch.setattr(services, "_turn_open", recording_turn_open)
-    monkeypatch.setattr(services, "aembed_question", recording_embed)
+    monkeypatch.setattr(answering, "turn_open", recording_turn_open)
+    monkeypatch.setattr(answering, "aembed", recording_embed)
     return started
 
 
@@ -141,14 +141,14 @@ async def test_the_question_is_embedded_while_its_conversation_is_read(
 async def test_a_question_after_the_serving_index_changed_is_embedded_with_the_new_one(
     demo_kb, session_key, monkeypatch
 ):
-    from chat import services
+    from chat import answering
     from knowledge.models import EmbeddingIndex
     from knowledge.selectors import aserving_index
 
     serving = await aserving_index()
     # As if this process last answered from an index that has since been replaced.
     monkeypatch.setattr(
-        services, "_last_index", EmbeddingIndex(pk=serving.pk + 1000, model_name="retired")
+        answering.recent, "index", EmbeddingIndex(pk=serving.pk + 1000, model_name="retired")
     )
     started = _record_embeddings(monkeypatch)
     socket = chat_socket(session_key)
@@ -158,4 +158,4 @@ async def test_a_question_after_the_serving_index_changed_is_embedded_with_the_n
 
     assert started == [(serving.pk + 1000, False), (serving.pk, True)]
     assert received[-2]["type"] == "sources"
-    assert services._last_index.pk == serving.pk
+    assert answering.recent.index.pk == serving.pk

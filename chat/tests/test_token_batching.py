@@ -6,9 +6,10 @@ import itertools
 
 import pytest
 
-from chat.batching import TokenBatcher
+from chat.answering import answer
+from chat.batching import TokenBatcher, send_events
 from chat.models import Message
-from chat.services import question_answer
+from chat.timings import AnswerClock
 from chat.tests.helpers import token_of
 
 
@@ -57,14 +58,17 @@ async def test_a_slow_socket_does_not_slow_the_answer_and_loses_no_token(
             await asyncio.sleep(3)  # a client whose connection stalls for a while
         frames.append(frame)
 
-    reply = await question_answer(
+    clock = AnswerClock()
+    events = answer(
         chat_token=token_of(session_key),
         text="I forgot my password, how do I get back in?",
-        send=stalling_send,
+        clock=clock,
     )
+    await send_events(events, stalling_send, on_sent=clock.token_sent, interval=0)
+    reply_id = frames[-1]["message_id"]
 
     tokens = [f["text"] for f in frames if f["type"] == "token"]
-    stored = await Message.objects.aget(pk=reply.pk)
+    stored = await Message.objects.aget(pk=reply_id)
     assert "".join(tokens).strip() == stored.text
     assert len(tokens) < stored.timings["tokens"]  # joined while the socket lagged
     assert [f["type"] for f in frames][-2:] == ["sources", "done"]

@@ -13,7 +13,8 @@ import time
 import pytest
 from django.conf import settings
 
-from core.degraded import CLOSE_TRY_AGAIN_LATER, DEGRADED_MESSAGE
+from chat.middleware import CLOSE_TRY_AGAIN_LATER
+from core.degraded import DEGRADED_MESSAGE
 from helpdesk.testing import child_env, free_port
 
 # Run in the child: the page through both Django handlers, the socket, and /healthz.

@@ -1,0 +1,201 @@
+"""Every frame of the chat socket, both ways: the README's protocol table, as code.
+
+JSON text frames. The customer's page (static/chat/chat.js) and any other client send
+`Question`, `Escalate` and `Feedback`; the server sends the rest. Answering a question
+(chat/answering.py) yields these events and knows nothing of sockets; the consumer turns
+each into a frame with `frame()`. `chat/tests/test_protocol_table.py` checks this module
+against the README's table, so the two cannot drift apart.
+"""
+
+import re
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import ClassVar
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Event:
+    """A frame the server sends: its `type`, then its fields in order."""
+
+    type: ClassVar[str]
+
+    def frame(self) -> dict:
+        return {"type": self.type, **asdict(self)}
+
+
+# --- Server → client: an answer -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Token(Event):
+    """The answer's next streamed text: one delta, or several joined (chat/batching.py)."""
+
+    type: ClassVar[str] = "token"
+    text: str
+
+
+@dataclass(frozen=True)
+class Sources(Event):
+    """The articles behind the answer, after its last token."""
+
+    type: ClassVar[str] = "sources"
+    sources: list[dict]
+
+
+@dataclass(frozen=True)
+class Refusal(Event):
+    """No answer, on purpose: `no_evidence` (nothing close enough in the KB) or `injection`."""
+
+    type: ClassVar[str] = "refusal"
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Fallback(Event):
+    """The model is down or timed out: a fixed apology with the best matching articles."""
+
+    type: ClassVar[str] = "fallback"
+    reason: str
+    text: str
+    sources: list[dict]
+
+
+@dataclass(frozen=True)
+class Done(Event):
+    """The answer is complete and stored; `message_id` is null while an agent has the chat."""
+
+    type: ClassVar[str] = "done"
+    message_id: int | None
+
+
+# --- Server → client: everything else --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedbackSaved(Event):
+    type: ClassVar[str] = "feedback_saved"
+    message_id: int
+
+
+@dataclass(frozen=True)
+class Ticket(Event):
+    """After an escalation; the same number for every escalation of a conversation."""
+
+    type: ClassVar[str] = "ticket"
+    number: str
+
+
+@dataclass(frozen=True)
+class AgentJoined(Event):
+    type: ClassVar[str] = "agent_joined"
+    name: str
+
+
+@dataclass(frozen=True)
+class Agent(Event):
+    """A human agent's message (tickets/services.py sends it through the session's group)."""
+
+    type: ClassVar[str] = "agent"
+    text: str
+    name: str
+
+
+ERROR_CODES = frozenset(
+    "no_session bad_json bad_frame unknown_type empty_message message_too_long bad_text busy "
+    "bad_email bad_feedback rate_limited internal_error service_degraded too_many_connections".split()
+)
+
+
+@dataclass(frozen=True)
+class Error(Event):
+    """A refused request; the socket stays open. `retry_after` only with `rate_limited`."""
+
+    type: ClassVar[str] = "error"
+    code: str
+    message: str
+    retry_after: int | None = None
+
+    def __post_init__(self):
+        # A code is part of the protocol: clients branch on it, the README lists them all.
+        if self.code not in ERROR_CODES:
+            raise ValueError(f"{self.code!r} is not an error code of the protocol")
+
+    def frame(self) -> dict:
+        frame = super().frame()
+        if self.retry_after is None:
+            del frame["retry_after"]
+        return frame
+
+
+# --- Client → server ------------------------------------------------------------------------
+# Read from the frame's JSON by `read()`, which checks every field: a client is anyone.
+
+# Valid JSON, but not storable: Postgres text holds no NUL, UTF-8 has no lone surrogates.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Question:
+    type: ClassVar[str] = "message"
+    text: str
+
+
+@dataclass(frozen=True)
+class Escalate:
+    type: ClassVar[str] = "escalate"
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class Feedback:
+    type: ClassVar[str] = "feedback"
+    message_id: int
+    value: str
+
+
+INBOUND = {kind.type: kind for kind in (Question, Escalate, Feedback)}
+SERVER_EVENTS = (Token, Sources, Refusal, Fallback, Done, FeedbackSaved, Ticket, AgentJoined)
+SERVER_EVENTS += (Agent, Error)
+
+
+def read(content: dict) -> Question | Escalate | Feedback | Error:
+    """The client's frame as its type, or the Error that refuses it."""
+    kind = content.get("type")
+    if kind == Question.type:
+        return _question(content.get("text"))
+    if kind == Escalate.type:
+        email = content.get("email") or ""
+        if not isinstance(email, str) or len(email) > 254:
+            return Error("bad_email", "That email address is not valid.")
+        return Escalate(email.strip())
+    if kind == Feedback.type:
+        message_id, value = content.get("message_id"), content.get("value")
+        if value not in ("up", "down") or not isinstance(message_id, int):
+            return Error("bad_feedback", 'Send {"message_id": <id>, "value": "up" or "down"}.')
+        return Feedback(message_id, value)
+    # Cut short: the type is the client's text, echoed back.
+    return Error("unknown_type", f"Unknown message type {repr(kind)[:40]}.")
+
+
+def _question(text) -> Question | Error:
+    if not isinstance(text, str) or not text.strip():
+        return Error("empty_message", "Type a question first.")
+    if UNSTORABLE.search(text):
+        return Error("bad_text", "That message has characters we can't read.")
+    if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
+        return Error(
+            "message_too_long",
+            f"Please keep questions under {settings.CHAT_MAX_MESSAGE_CHARS} characters.",
+        )
+    return Question(text.strip())
+
+
+def field_names(kind) -> tuple[set[str], set[str]]:
+    """A frame type's required and optional fields, besides `type` (for the table's test)."""
+    required, optional = set(), set()
+    for field in fields(kind):
+        required_field = field.default is MISSING and field.default_factory is MISSING
+        (required if required_field else optional).add(field.name)
+    return required, optional
