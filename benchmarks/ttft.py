@@ -46,8 +46,8 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from benchmarks.wsclient import WebSocket, free_port, new_session, start_daphne, stop  # noqa: E402
-from chat.prompts import SYSTEM_PROMPT, build_messages  # noqa: E402
 from chat.answering import sources_for  # noqa: E402
+from chat.prompts import SYSTEM_PROMPT, build_messages  # noqa: E402
 from helpdesk import devstack  # noqa: E402
 from knowledge.embeddings import model_name  # noqa: E402
 from knowledge.retrieval import retrieve  # noqa: E402

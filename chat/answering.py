@@ -20,7 +20,6 @@ from redis.exceptions import RedisError
 from chat import llm
 from chat.echo import PROMPT_ECHO, PromptEcho
 from chat.history import history_append, history_from_transcript, history_load
-from core.links import link_allowed
 from chat.models import Conversation, Message
 from chat.prompts import build_messages, fit_to_budget, prompt_budget
 from chat.protocol import Done, Event, Fallback, Refusal, Sources, Token
@@ -29,6 +28,7 @@ from chat.screening import INJECTION_REFUSAL, screen
 from chat.services import conversation_get, on_db
 from chat.timings import AnswerClock
 from core import metrics
+from core.links import link_allowed
 from knowledge.retrieval import EmbeddedQuery, Index, Query, aembed, query_for, serving_index
 from knowledge.retrieval import retrieve_embedded as retrieve
 

@@ -103,8 +103,11 @@ class Agent(Event):
 
 
 ERROR_CODES = frozenset(
-    "no_session bad_json bad_frame unknown_type empty_message message_too_long bad_text busy "
-    "bad_email bad_feedback rate_limited internal_error service_degraded too_many_connections".split()
+    (
+        "no_session bad_json bad_frame unknown_type empty_message message_too_long bad_text "
+        "busy bad_email bad_feedback rate_limited internal_error service_degraded "
+        "too_many_connections"
+    ).split()
 )
 
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from chat.models import Message
 from chat.answering import FALLBACK_TEXT
+from chat.models import Message
 from chat.tests.helpers import answer_text, ask, chat_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)

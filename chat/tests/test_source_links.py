@@ -4,9 +4,9 @@ import pytest
 from django.db.models import Value
 from django.db.models.functions import Concat
 
-from core.links import link_allowed
 from chat.answering import sources_for
 from chat.tests.helpers import ask, chat_socket
+from core.links import link_allowed
 from knowledge.models import Article, Chunk
 
 

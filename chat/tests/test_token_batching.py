@@ -9,8 +9,8 @@ import pytest
 from chat.answering import answer
 from chat.batching import TokenBatcher, send_events
 from chat.models import Message
-from chat.timings import AnswerClock
 from chat.tests.helpers import token_of
+from chat.timings import AnswerClock
 
 
 async def test_a_fast_socket_gets_one_frame_per_token():
