@@ -47,7 +47,7 @@ class LLMRejected(LLMUnavailable):
     every replica would refuse the same request."""
 
 
-def _server_at_fault(exc: openai.APIStatusError) -> bool:
+def server_at_fault(exc: openai.APIStatusError) -> bool:
     # Too busy (429), too slow (408) or broken (5xx): the server's trouble. Any other
     # status is about the request, and one customer must not open the breaker for all.
     return exc.status_code in (408, 429) or exc.status_code >= 500
@@ -208,7 +208,7 @@ async def _stream_from(url: str, messages: list[dict[str, str]]) -> AsyncIterato
                 if delta:
                     yield delta
     except openai.APIStatusError as exc:
-        if not _server_at_fault(exc):
+        if not server_at_fault(exc):
             raise LLMRejected(f"{exc.status_code}: {exc.message}"[:300]) from exc
         _server_failed(circuit)
         raise LLMUnavailable(f"{type(exc).__name__}: {exc}") from exc

@@ -24,8 +24,8 @@ from knowledge.retrieval import aembed_question
 
 REQUIRED = ("database", "redis", "embeddings")
 
-# name -> (monotonic time it expires, the task that runs or ran the check).
-_recent: dict[str, tuple[float, asyncio.Task]] = {}
+# name -> (monotonic time it expires, the task that runs or ran the check). Per process.
+recent_checks: dict[str, tuple[float, asyncio.Task]] = {}
 
 
 def _database() -> bool:
@@ -84,12 +84,12 @@ async def _cached(name: str, check: Callable[[], Awaitable[bool]]) -> dict:
     their own, so a burst costs one run too.
     """
     loop = asyncio.get_running_loop()
-    expires, task = _recent.get(name, (0.0, None))
+    expires, task = recent_checks.get(name, (0.0, None))
     # A pending run of another event loop cannot be awaited here (only tests have several).
     stale = task is None or (not task.done() and task.get_loop() is not loop)
     if stale or time.monotonic() >= expires:
         task = loop.create_task(_timed(check))
-        _recent[name] = (time.monotonic() + settings.HEALTHZ_CACHE_SECONDS, task)
+        recent_checks[name] = (time.monotonic() + settings.HEALTHZ_CACHE_SECONDS, task)
     # Shielded: a caller that hangs up must not cancel the run the others wait for.
     return dict(await asyncio.shield(task))
 

@@ -172,8 +172,8 @@ def test_only_the_servers_own_trouble_counts_as_its_failure():
         response = SimpleNamespace(status_code=code, headers={}, request=None)
         return llm.openai.APIStatusError("x", response=response, body=None)
 
-    assert [llm._server_at_fault(status(c)) for c in (400, 401, 404, 413, 422)] == [False] * 5
-    assert [llm._server_at_fault(status(c)) for c in (408, 429, 500, 502, 503)] == [True] * 5
+    assert [llm.server_at_fault(status(c)) for c in (400, 401, 404, 413, 422)] == [False] * 5
+    assert [llm.server_at_fault(status(c)) for c in (408, 429, 500, 502, 503)] == [True] * 5
 
 
 def test_the_embedded_servers_context_is_what_the_budget_assumes(settings):

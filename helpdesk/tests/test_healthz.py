@@ -32,7 +32,7 @@ def _model_loaded():
 @pytest.fixture(autouse=True)
 def _no_cached_checks():
     # The cache is the process's; one test's results are not the next one's.
-    health._recent.clear()
+    health.recent_checks.clear()
 
 
 @pytest.fixture
