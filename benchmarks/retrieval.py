@@ -345,7 +345,7 @@ def latencies(questions: list[tuple], index: EmbeddingIndex) -> dict:
                 )
                 _, took[mode] = timed(run)
             # What the chat runs per question: it reads the serving index in the trip
-            # that loads the conversation, then embeds and searches (chat/services.py).
+            # that loads the conversation, then embeds and searches (chat/answering.py).
             for mode in ("dense", "hybrid"):
                 took[f"chat {mode}"] = took["embed"] + took[mode]
             count, took["sparse"] = sparse_only(query, index)

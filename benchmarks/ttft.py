@@ -176,7 +176,7 @@ def main() -> None:
         entries = [json.loads(line) for line in lines if line.strip()]
         # Answerable single-turn questions: the app refuses the others without an LLM call.
         questions = [e["question"] for e in entries if e["expected"] and not e.get("previous")]
-        # The direct arm's prompts, built as chat/services.py builds them (a fresh session
+        # The direct arm's prompts, built as chat/answering.py builds them (a fresh session
         # has no history). Built up front: the direct arm times the LLM alone.
         prompts = []
         for q in questions:

@@ -82,7 +82,7 @@ def retrieve(
     query = retrieval_query(question=question, history=history, rewrite=rewrite)
     embedded = question_embedding
     # The caller may pass the vector of the question, or already that of the rewritten
-    # query (chat/services.py embeds it off the database thread); anything else is redone.
+    # query (chat/answering.py embeds it off the database thread); anything else is redone.
     if embedded is None or (embedded.text or question) != query:
         index = embedded.index if embedded else serving_index()
         embedded = embed_question(query, index=index)
