@@ -1,30 +1,7 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils import timezone
-from redis.exceptions import RedisError
 
-from chat.erasure import HISTORY_EXPIRES, conversation_erase
 from chat.models import Conversation, Message, ReviewSample
-
-
-class EraseActionMixin:
-    """The "Erase customer data" action (chat/erasure.py), shared by the conversation and
-    the ticket admin. Only for staff who may delete conversations: administrators."""
-
-    def has_erase_permission(self, request) -> bool:
-        return request.user.has_perm("chat.delete_conversation")
-
-    def erase(self, request, conversation_ids: list[int]) -> None:
-        for conversation_id in conversation_ids:
-            try:
-                erased = conversation_erase(conversation_id=conversation_id)
-            except (RedisError, OSError):
-                self.message_user(
-                    request,
-                    f"Redis is unavailable: the data in Postgres is erased. {HISTORY_EXPIRES}",
-                    messages.ERROR,
-                )
-                continue
-            self.message_user(request, str(erased))
 
 
 class MessageInline(admin.TabularInline):
@@ -62,21 +39,16 @@ class InjectionAttemptsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(EraseActionMixin, admin.ModelAdmin):
+class ConversationAdmin(admin.ModelAdmin):
     list_display = ["id", "created_at", "updated_at", "anonymised_at", "injection_attempts"]
     list_filter = [InjectionAttemptsFilter]
     # No session key or token: a conversation must never lead an agent to a live session.
     readonly_fields = ["created_at", "updated_at", "anonymised_at",
                        "injection_attempts"]  # fmt: skip
     inlines = [MessageInline]
-    actions = ["erase_customer_data"]
 
     def has_add_permission(self, request) -> bool:
         return False
-
-    @admin.action(description="Erase customer data", permissions=["erase"])
-    def erase_customer_data(self, request, queryset):
-        self.erase(request, list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(ReviewSample)

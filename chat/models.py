@@ -44,7 +44,7 @@ class Conversation(models.Model):
     agent = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # When retention or an erasure request stripped its personal data (chat/erasure.py).
+    # When retention or an erasure request stripped its personal data (privacy/erasure.py).
     anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Questions refused by the prompt-injection screen (chat/screening.py), for review.
     injection_attempts = models.PositiveIntegerField(default=0, editable=False)

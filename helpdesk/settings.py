@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "chat",
     "knowledge",
     "tickets",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -417,7 +418,7 @@ DOCS_DOMAINS = envlist("DOCS_DOMAINS", "")
 REVIEW_SAMPLE_SHARE = envfloat("REVIEW_SAMPLE_SHARE", 0.1)
 REVIEW_IDLE_MINUTES = envint("REVIEW_IDLE_MINUTES", 30)
 # Personal data: conversations idle this many days are deleted, or anonymised when they
-# have a finished ticket (chat/retention.py). 0 keeps them forever.
+# have a finished ticket (privacy/retention.py). 0 keeps them forever.
 CHAT_RETENTION_DAYS = envint("CHAT_RETENTION_DAYS", 90)
 CELERY_BEAT_SCHEDULE = {
     "sample-answers-for-review": {
@@ -425,7 +426,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": envint("REVIEW_SAMPLE_EVERY_SECONDS", 600),
     },
     "purge-old-conversations": {
-        "task": "chat.tasks.purge_old_conversations",
+        "task": "privacy.tasks.purge_old_conversations",
         "schedule": envint("CHAT_RETENTION_EVERY_SECONDS", 3600),
     },
     "requeue-stale-work": {

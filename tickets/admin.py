@@ -5,7 +5,6 @@ from django.template.defaultfilters import linebreaksbr
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from chat.admin import EraseActionMixin
 from tickets.models import Ticket, TicketChange, TicketNote
 from tickets.services import ticket_merge, ticket_record_changes, ticket_reply, ticket_update
 
@@ -81,7 +80,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Ticket)
-class TicketAdmin(EraseActionMixin, admin.ModelAdmin):
+class TicketAdmin(admin.ModelAdmin):
     form = TicketForm
     list_display = ["number", "subject", "status", "priority", "assignee", "unverified_email",
                     "message_count", "due", "created_at"]  # fmt: skip
@@ -95,8 +94,7 @@ class TicketAdmin(EraseActionMixin, admin.ModelAdmin):
               "merged_into", "due_at", "created_at", "updated_at", "transcript",
               "reply_emails", "reply"]  # fmt: skip
     inlines = [NoteInline, ChangeInline]
-    actions = ["assign_to_me", "mark_open", "mark_resolved", "mark_closed", "merge",
-               "erase_customer_data"]  # fmt: skip
+    actions = ["assign_to_me", "mark_open", "mark_resolved", "mark_closed", "merge"]
 
     def get_queryset(self, request):
         # Annotated here so the list page runs a constant number of queries.
@@ -196,8 +194,3 @@ class TicketAdmin(EraseActionMixin, admin.ModelAdmin):
         self.message_user(
             request, f"Merged {queryset.count() - 1} ticket(s) into {survivor.number}."
         )
-
-    @admin.action(description="Erase customer data", permissions=["erase"])
-    def erase_customer_data(self, request, queryset):
-        # The ticket stays, anonymised, with its number, status and history (chat/erasure.py).
-        self.erase(request, list(queryset.values_list("conversation_id", flat=True)))

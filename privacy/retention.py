@@ -1,7 +1,7 @@
 """Retention: conversations idle for CHAT_RETENTION_DAYS lose the customer's personal data.
 
 - Without a ticket: deleted, with their messages and review samples.
-- With a resolved or closed ticket: anonymised (chat/erasure.py) through redact(), so the
+- With a resolved or closed ticket: anonymised (privacy/erasure.py) through redact(), so the
   ticket, its audit trail and a redacted transcript stay for reporting, while the name,
   email and the link to the browser session go.
 - With a ticket still being worked: left alone until it is done and then idle as long.
@@ -20,10 +20,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from redis.exceptions import RedisError
 
-from chat.erasure import conversations_anonymise
 from chat.history import history_forget
 from chat.models import Conversation, Message
 from chat.redaction import redact
+from privacy.erasure import conversations_anonymise
 from tickets.models import Ticket
 
 logger = logging.getLogger(__name__)

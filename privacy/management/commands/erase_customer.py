@@ -5,8 +5,8 @@ import re
 from django.core.management.base import BaseCommand, CommandError
 from redis.exceptions import RedisError
 
-from chat.erasure import HISTORY_EXPIRES, conversation_erase
 from chat.models import Conversation
+from privacy.erasure import HISTORY_EXPIRES, conversation_erase
 from tickets.models import Ticket
 
 TICKET_NUMBER = re.compile(r"HD-[A-Z0-9]{6}", re.IGNORECASE)

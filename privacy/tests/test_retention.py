@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from chat.history import history_key
 from chat.models import Conversation, Message, ReviewSample
-from chat.retention import conversation_purge_expired
-from chat.tasks import purge_old_conversations
 from knowledge.tests.conftest import wait_for, worker, worker_env  # noqa: F401
+from privacy.retention import conversation_purge_expired
+from privacy.tasks import purge_old_conversations
 from tickets.models import Ticket, TicketChange, TicketNote
 
 
@@ -160,4 +160,6 @@ def test_a_real_worker_runs_the_purge_and_logs_through_the_redacting_formatter(w
     wait_for(lambda: not Conversation.objects.filter(token_hash="old").exists(), worker)
     assert Conversation.objects.filter(token_hash="new").exists()
     # Django's LOGGING format, not Celery's: the worker writes through the redacting formatter.
-    wait_for(lambda: "INFO celery.app.trace: Task chat.tasks.purge" in worker.read_text(), worker)
+    wait_for(
+        lambda: "INFO celery.app.trace: Task privacy.tasks.purge" in worker.read_text(), worker
+    )

@@ -6,12 +6,12 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
-from chat.erasure import ERASED, conversation_erase
 from chat.history import history_append, history_load
 from chat.models import Conversation, Message, ReviewSample
 from chat.tests.helpers import ask, chat_socket, key_of
+from privacy.erasure import ERASED, conversation_erase
 from tickets.models import Ticket, TicketChange, TicketNote
-from tickets.services import ticket_reply
+from tickets.services import ticket_escalate, ticket_reply
 
 
 def _redis_keys(key: str) -> list[bytes]:
@@ -109,6 +109,16 @@ def test_erasing_twice_is_safe(db, session_key):
     assert (again.conversation_deleted, again.tickets_anonymised) == (False, [ticket.number])
     assert again.redis_history == 0
     _assert_anonymised(ticket)
+
+
+def test_erasing_the_customer_erases_their_addresses_from_the_history(db):
+    ticket = ticket_escalate(conversation=Conversation.objects.create(), email="pat@example.com")
+    ticket_escalate(conversation=ticket.conversation, email="pat@work.example")
+
+    conversation_erase(conversation_id=ticket.conversation_id)
+
+    change = TicketChange.objects.get(field="email")
+    assert "@" not in change.old + change.new
 
 
 def test_an_administrator_erases_from_the_conversation_admin(admin_client, session_key):
