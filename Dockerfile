@@ -28,7 +28,7 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
-# Bake the embedding model into the image: at run time settings.py sets HF_HUB_OFFLINE=1 and
+# Bake the embedding model into the image: at run time the settings set HF_HUB_OFFLINE=1 and
 # nothing is fetched. Loading it a second time offline proves the cache is complete.
 ARG EMBEDDING_MODEL=BAAI/bge-small-en-v1.5
 ENV EMBEDDING_MODEL=${EMBEDDING_MODEL}
@@ -41,8 +41,8 @@ RUN test -n "$EMBEDDING_MODEL" \
 # The code stays owned by root: the app user can read it but not change it.
 COPY . .
 
-# Dummy service URLs for this step only: with DATABASE_URL and REDIS_URL set, settings.py
-# starts no embedded service, and collectstatic connects to nothing.
+# Dummy service URLs and key for this step only: the settings require them, and
+# collectstatic connects to nothing.
 # /app/media holds uploaded knowledge-base files (MEDIA_ROOT in docker-compose.yml); a new
 # named volume mounted there takes this directory's owner, so the app user can write to it.
 RUN DATABASE_URL=postgres://build:build@localhost:5432/build \
@@ -55,8 +55,9 @@ RUN DATABASE_URL=postgres://build:build@localhost:5432/build \
 
 USER helpdesk
 EXPOSE 8000
-# The WebSocket size limits are settings.WEBSOCKET_MAX_MESSAGE_BYTES' default (64 KiB).
+# The WebSocket size limits are settings.WEBSOCKET_MAX_MESSAGE_BYTES' default (64 KiB);
+# helpdesk.serve warms up (the embedding model, the LLM client) before serving.
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", \
      "--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536", \
      "--websocket_connect_timeout", "30", \
-     "helpdesk.asgi:application"]
+     "helpdesk.serve:application"]

@@ -1,27 +1,18 @@
 """Shared test fixtures. Everything is real: the embedded Postgres+pgvector, Redis and
-LLM server (see helpdesk/devstack.py), or the services named by the environment."""
+LLM server (started by helpdesk/testing_plugin.py, see helpdesk/devstack/), or the services
+named by the environment."""
 
-import os
 import shutil
 
 import pytest
 import redis
 from django.conf import settings
 
-from helpdesk import devstack
 from helpdesk.testing import LLMServer, RedisServer, free_port
-
-# Tests import the ASGI app before a database is allowed; fixtures warm models instead.
-os.environ["WARM_UP"] = "0"
 
 # The demo KB embedded once per test session and inserted per test (a few ms), because
 # transactional tests truncate every table after they run.
 _demo_rows: list[tuple[dict, list]] = []
-
-
-def pytest_unconfigure(config):
-    # Stop only what this test run started, never a stack that `make run` is using.
-    devstack.stop_started()
 
 
 @pytest.fixture(autouse=True)

@@ -38,7 +38,12 @@ os.environ["LLM_FIRST_TOKEN_TIMEOUT"] = "120"
 
 import django  # noqa: E402
 
-django.setup()  # starts (or reuses) the embedded Postgres and Redis under HELPDESK_VAR_DIR
+from helpdesk import devstack  # noqa: E402
+
+# The embedded services (no LLM started here) for what the environment leaves unset, started
+# (or reused) under HELPDESK_VAR_DIR and handed over before Django loads.
+devstack.hand_over(llm=False)
+django.setup()
 logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 from django.conf import settings  # noqa: E402
@@ -46,7 +51,6 @@ from django.core.management import call_command  # noqa: E402
 
 from benchmarks.wsclient import WebSocket, free_port, new_session, start_daphne, stop  # noqa: E402
 from chat.models import Message  # noqa: E402
-from helpdesk import devstack  # noqa: E402
 from knowledge.retrieval import retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
 

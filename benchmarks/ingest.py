@@ -32,14 +32,19 @@ args = parser.parse_args()
 
 import django  # noqa: E402
 
-django.setup()  # starts (or reuses) the embedded Postgres and Redis under HELPDESK_VAR_DIR
+from helpdesk import devstack  # noqa: E402
+from helpdesk.celery import WORKER_ENV  # noqa: E402
+
+# The embedded services (no LLM started here) for what the environment leaves unset, started
+# (or reused) under HELPDESK_VAR_DIR and handed over before Django loads.
+devstack.hand_over(llm=False)
+django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from benchmarks import timed_worker  # noqa: E402
 from benchmarks.benchdb import database_url, use_database  # noqa: E402
-from helpdesk import devstack  # noqa: E402
 from knowledge import embeddings  # noqa: E402
 from knowledge.indexes import live_indexes  # noqa: E402
 from knowledge.models import Article, ArticleEmbedding, Chunk  # noqa: E402
@@ -96,7 +101,8 @@ def in_process(ids: list[int]) -> dict:
 
 def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=database_url(), REDIS_URL=settings.REDIS_URL,
-               HELPDESK_VAR_DIR=str(devstack.VAR_DIR), PYTHONUNBUFFERED="1")  # fmt: skip
+               HELPDESK_VAR_DIR=str(devstack.VAR_DIR), PYTHONUNBUFFERED="1",
+               **WORKER_ENV)  # fmt: skip
     with open(log_path, "wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "benchmarks.timed_worker", "worker",

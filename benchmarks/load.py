@@ -64,7 +64,12 @@ os.environ.update(
 
 import django  # noqa: E402
 
-django.setup()  # starts (or reuses) the embedded Postgres and Redis under HELPDESK_VAR_DIR
+from helpdesk import devstack  # noqa: E402
+
+# The embedded services (the LLM too, unless synthetic) for what the environment leaves
+# unset, started (or reused) under HELPDESK_VAR_DIR and handed over before Django loads.
+EMBEDDED = devstack.hand_over(llm=args.llm != "synthetic")
+django.setup()
 logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 import openai  # noqa: E402
@@ -82,7 +87,6 @@ from benchmarks.wsclient import (  # noqa: E402
 )
 from chat.models import SESSION_TOKEN, Conversation, Message, token_hash  # noqa: E402
 from chat.prompts import build_messages  # noqa: E402
-from helpdesk import devstack  # noqa: E402
 from knowledge.retrieval import retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
 
@@ -560,8 +564,7 @@ def main() -> None:
             llm_url, llm_pid = f"http://127.0.0.1:{llm_port}/v1", synthetic.pid
         else:
             llm_url, llm_pid = settings.LLM_BASE_URL, None  # a server elsewhere: no CPU figure
-            if not llm_url:
-                llm_url = devstack.llm_base_url()
+            if "LLM_BASE_URL" in EMBEDDED:
                 state = json.loads((devstack.VAR_DIR / "llm" / "server.json").read_text())
                 llm_pid = state["pid"]
         os.environ["LLM_BASE_URL"] = llm_url  # for the daphne child

@@ -39,7 +39,12 @@ args = parser.parse_args()
 
 import django  # noqa: E402
 
-django.setup()  # starts (or reuses) the embedded Postgres and Redis under HELPDESK_VAR_DIR
+from helpdesk import devstack  # noqa: E402
+
+# The embedded services (no LLM started here) for what the environment leaves unset, started
+# (or reused) under HELPDESK_VAR_DIR and handed over before Django loads.
+devstack.hand_over(llm=False)
+django.setup()
 logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 import openai  # noqa: E402
@@ -48,7 +53,6 @@ from django.core.management import call_command  # noqa: E402
 
 from benchmarks.wsclient import free_port, stop  # noqa: E402
 from chat.prompts import SYSTEM_PROMPT, build_messages, format_context  # noqa: E402
-from helpdesk import devstack  # noqa: E402
 from knowledge.retrieval import retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
 

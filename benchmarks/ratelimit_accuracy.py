@@ -33,11 +33,15 @@ args = parser.parse_args()
 # Set before settings load, so this process and both daphne children agree.
 os.environ["RATELIMIT_SESSION"] = args.rate
 os.environ["RATELIMIT_IP"] = "100000/h"  # every socket comes from 127.0.0.1: count sessions only
-os.environ["WARM_UP"] = "0"  # the bot never answers here (below): no embedding model needed
 
 import django  # noqa: E402
 
-django.setup()  # starts (or reuses) the embedded Postgres and Redis under HELPDESK_VAR_DIR
+from helpdesk import devstack  # noqa: E402
+
+# The embedded services (no LLM started here) for what the environment leaves unset, started
+# (or reused) under HELPDESK_VAR_DIR and handed over before Django loads.
+devstack.hand_over(llm=False)
+django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
@@ -48,7 +52,6 @@ from django_ratelimit.core import _get_window, _split_rate  # noqa: E402
 from benchmarks.wsclient import WebSocket  # noqa: E402
 from chat.models import Conversation, token_hash  # noqa: E402
 from chat.services import session_chat_token  # noqa: E402
-from helpdesk import devstack  # noqa: E402
 from helpdesk.management.commands.run import daphne_command  # noqa: E402
 
 LIMIT, PERIOD = _split_rate(args.rate)
@@ -100,7 +103,11 @@ async def burst(ports: list[int], key: str) -> list[tuple[int, str]]:
 def start_daphne(port: int, log: Path) -> subprocess.Popen:
     with open(log, "ab") as fh:  # the child keeps its own copy of the handle
         proc = subprocess.Popen(
-            daphne_command("127.0.0.1", port), cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT
+            # helpdesk.asgi, not serve: the bot never answers here, no model to warm up.
+            daphne_command("127.0.0.1", port, app="helpdesk.asgi:application"),
+            cwd=ROOT,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:

@@ -38,7 +38,12 @@ args = parser.parse_args()
 
 import django  # noqa: E402
 
-django.setup()  # starts (or reuses) the embedded Postgres and Redis under HELPDESK_VAR_DIR
+from helpdesk import devstack  # noqa: E402
+
+# The embedded services (no LLM started here) for what the environment leaves unset, started
+# (or reused) under HELPDESK_VAR_DIR and handed over before Django loads.
+devstack.hand_over(llm=False)
+django.setup()
 
 import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -48,7 +53,6 @@ from django.utils import timezone  # noqa: E402
 from pgvector.psycopg import register_vector  # noqa: E402
 
 from benchmarks.benchdb import describe, description, use_database  # noqa: E402
-from helpdesk import devstack  # noqa: E402
 from knowledge import embeddings  # noqa: E402
 from knowledge.extract import extract  # noqa: E402
 from knowledge.indexes import (  # noqa: E402

@@ -55,14 +55,18 @@ args = parser.parse_args()
 
 import django  # noqa: E402
 
-django.setup()  # starts (or reuses) the embedded Postgres and Redis under HELPDESK_VAR_DIR
+from helpdesk import devstack  # noqa: E402
+
+# The embedded services (no LLM started here) for what the environment leaves unset, started
+# (or reused) under HELPDESK_VAR_DIR and handed over before Django loads.
+devstack.hand_over(llm=False)
+django.setup()
 
 import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils.text import slugify  # noqa: E402
 
-from helpdesk import devstack  # noqa: E402
 from knowledge import embeddings, selectors  # noqa: E402
 from knowledge.chunking import chunk_markdown, split_sections  # noqa: E402
 from knowledge.management.commands.eval_retrieval import (  # noqa: E402

@@ -37,7 +37,12 @@ os.environ["LLM_MAX_TOKENS"] = str(args.max_tokens)
 
 import django  # noqa: E402
 
-django.setup()  # starts (or reuses) the embedded Postgres and Redis under HELPDESK_VAR_DIR
+from helpdesk import devstack  # noqa: E402
+
+# The embedded services (the LLM too) for what the environment leaves unset, started
+# (or reused) under HELPDESK_VAR_DIR and handed over before Django loads.
+devstack.hand_over(llm=True)
+django.setup()
 # openai 3.x logs each request through "httpx2" at INFO (settings only quiets "httpx").
 logging.getLogger("httpx2").setLevel(logging.WARNING)
 
@@ -48,7 +53,6 @@ from django.core.management import call_command  # noqa: E402
 from benchmarks.wsclient import WebSocket, free_port, new_session, start_daphne, stop  # noqa: E402
 from chat.answering import sources_for  # noqa: E402
 from chat.prompts import SYSTEM_PROMPT, build_messages  # noqa: E402
-from helpdesk import devstack  # noqa: E402
 from knowledge.embeddings import model_name  # noqa: E402
 from knowledge.retrieval import retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
@@ -168,7 +172,7 @@ def report(rows: list[dict], base_url: str) -> dict:
 def main() -> None:
     daphne = None
     try:
-        base_url = settings.LLM_BASE_URL or devstack.llm_base_url()
+        base_url = settings.LLM_BASE_URL
         call_command("migrate", interactive=False, verbosity=0)
         if article_count() == 0:
             call_command("ingest_kb", str(ROOT / "knowledge" / "demo_kb"), verbosity=0)

@@ -24,8 +24,6 @@ import httpx2
 import openai
 from django.conf import settings
 
-from helpdesk import devstack
-
 # httpx clients are bound to the event loop they first ran on; keep one per loop and URL.
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, openai.AsyncOpenAI]]" = (
     weakref.WeakKeyDictionary()
@@ -102,7 +100,7 @@ class CircuitBreaker:
         self.trial_running = False
 
 
-# One per base URL: several servers (or a moved embedded one) do not share a verdict.
+# One per base URL: several servers do not share a verdict.
 breakers: dict[str, CircuitBreaker] = {}
 
 
@@ -110,21 +108,11 @@ def breaker(url: str | None = None) -> CircuitBreaker:
     return breakers.setdefault(url or base_urls()[0], CircuitBreaker())
 
 
-_embedded_url: str | None = None
-
-
 def base_urls() -> list[str]:
     """The LLM servers, in order of preference: LLM_BASE_URL holds one URL, or several
     separated by commas (production points it at a load balancer, and may name a second
-    one or a spare replica after it)."""
-    # Unset means the embedded llama.cpp server; make run and the tests start it up front.
-    # Its address is looked up once, and again only after a failure (it may have moved).
-    global _embedded_url
-    if settings.LLM_BASE_URL:
-        return [url.strip() for url in settings.LLM_BASE_URL.split(",") if url.strip()]
-    if _embedded_url is None:
-        _embedded_url = devstack.llm_base_url()
-    return [_embedded_url]
+    one or a spare replica after it; the development tooling, the embedded llama.cpp)."""
+    return [url.strip() for url in settings.LLM_BASE_URL.split(",") if url.strip()]
 
 
 def _client(url: str) -> openai.AsyncOpenAI:
@@ -210,7 +198,7 @@ async def _stream_from(url: str, messages: list[dict[str, str]]) -> AsyncIterato
     except openai.APIStatusError as exc:
         if not server_at_fault(exc):
             raise LLMRejected(f"{exc.status_code}: {exc.message}"[:300]) from exc
-        _server_failed(circuit)
+        circuit.failed()
         raise LLMUnavailable(f"{type(exc).__name__}: {exc}") from exc
     except (
         openai.OpenAIError,
@@ -220,17 +208,11 @@ async def _stream_from(url: str, messages: list[dict[str, str]]) -> AsyncIterato
         OSError,
         ValueError,
     ) as exc:
-        _server_failed(circuit)
+        circuit.failed()
         raise LLMUnavailable(f"{type(exc).__name__}: {exc}") from exc
     finally:
         if not answered:
             circuit.abandoned()
-
-
-def _server_failed(circuit: CircuitBreaker) -> None:
-    global _embedded_url
-    _embedded_url = None  # the embedded server may have moved: look it up again
-    circuit.failed()
 
 
 # What the SDK would make a uuid4 for, per request (a getrandom call, which under load

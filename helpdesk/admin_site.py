@@ -2,7 +2,7 @@
 code at login for users who have a device, enrolment for superusers when ADMIN_REQUIRE_2FA
 is on, and staff sessions that end after a working day.
 
-Failed passwords are throttled by django-axes, in its authentication backend (settings.py).
+Failed passwords are throttled by django-axes, in its authentication backend (helpdesk/settings).
 """
 
 from datetime import timedelta

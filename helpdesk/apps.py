@@ -3,7 +3,7 @@ from django.contrib.admin import apps as admin_apps
 
 
 class HelpdeskConfig(AppConfig):
-    # Installed only for its management commands (run, devstack).
+    # Installed only for its management command (run); `manage.py devstack` runs before Django.
     name = "helpdesk"
     verbose_name = "Helpdesk"
 

@@ -1,3 +1,6 @@
+"""The ASGI application, built and nothing else: daphne serves helpdesk/serve.py, which
+warms up first; the tests import this one directly."""
+
 import os
 
 from django.core.asgi import get_asgi_application
@@ -30,13 +33,3 @@ application = ProtocolTypeRouter(
         ),
     }
 )
-
-if os.environ.get("WARM_UP", "1") == "1":
-    # Load the embedding model and check it against the database now, so the first
-    # customer does not pay for it and a mismatched model stops the server at start; and
-    # import what the LLM client imports on first use.
-    from chat import llm  # noqa: E402
-    from knowledge.indexes import embeddings_warm_up  # noqa: E402
-
-    embeddings_warm_up()
-    llm.warm_up()

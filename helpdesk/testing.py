@@ -13,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 
 from helpdesk import devstack
+from helpdesk.celery import WORKER_ENV
 
 
 def free_port() -> int:
@@ -56,11 +57,11 @@ class RedisServer:
         self.pid = devstack.start_redis_server(sock=self.sock, data_dir=self.dir)
 
     def kill(self) -> None:
-        if not devstack._pid_alive(self.pid):
+        if not devstack.pid_alive(self.pid):
             return
         os.kill(self.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while devstack._pid_alive(self.pid) and time.monotonic() < deadline:
+        while devstack.pid_alive(self.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
 
 
@@ -85,7 +86,8 @@ def database_url_for_tests() -> str:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """The environment of a child process that must reach this test run's services."""
+    """The environment of a child process that must reach this test run's services. A
+    Celery worker or beat takes celery_env() instead."""
     from chat import llm
 
     env = dict(os.environ)
@@ -98,3 +100,9 @@ def child_env(**extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def celery_env(**extra: str) -> dict[str, str]:
+    """child_env() for a Celery worker or beat: no connection pool, no embedding process
+    (helpdesk/celery.py, WORKER_ENV)."""
+    return child_env(**{**WORKER_ENV, **extra})

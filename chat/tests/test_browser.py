@@ -37,8 +37,8 @@ def live_url(demo_kb, tmp_path):
     log = open(tmp_path / "daphne.log", "wb")  # noqa: SIM115 - the process outlives this block
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "helpdesk.asgi:application"],
-        cwd=settings.BASE_DIR, env=child_env(WARM_UP="1", LLM_MAX_TOKENS="60"),
+         "helpdesk.serve:application"],
+        cwd=settings.BASE_DIR, env=child_env(LLM_MAX_TOKENS="60"),
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -174,10 +174,3 @@ def test_only_the_servers_own_trouble_counts_as_its_failure():
 
     assert [llm.server_at_fault(status(c)) for c in (400, 401, 404, 413, 422)] == [False] * 5
     assert [llm.server_at_fault(status(c)) for c in (408, 429, 500, 502, 503)] == [True] * 5
-
-
-def test_the_embedded_servers_context_is_what_the_budget_assumes(settings):
-    from helpdesk import devstack
-
-    command = devstack.llm_server_command(model="model.gguf", port=1)
-    assert int(command[command.index("--n_ctx") + 1]) == settings.LLM_CONTEXT_TOKENS

@@ -1,6 +1,6 @@
 """The production deployment files: docker-compose.yml, the Dockerfile and requirements-gpu.txt.
 
-No Docker is needed: the files are read and checked against what settings.py expects.
+No Docker is needed: the files are read and checked against what helpdesk/settings/ expects.
 """
 
 import json
@@ -13,7 +13,9 @@ import yaml
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-SETTINGS_SOURCE = (ROOT / "helpdesk" / "settings.py").read_text()
+SETTINGS_SOURCE = "\n".join(
+    path.read_text() for path in sorted((ROOT / "helpdesk" / "settings").glob("*.py"))
+)
 
 # What a production .env must provide; everything else in the compose file has a default.
 SECRETS = {
@@ -25,7 +27,7 @@ SECRETS = {
     "TLS_CERT_DIR": "/etc/helpdesk/tls",
 }
 
-# The external services every app container needs, as settings.py names them.
+# The external services every app container needs, as the settings name them.
 SERVICE_VARIABLES = {
     "DATABASE_URL",
     "REDIS_URL",
@@ -105,9 +107,9 @@ def depends_on(service: dict) -> dict[str, str]:
 
 
 def names_settings_reads() -> set[str]:
-    """Every environment variable settings.py reads: os.environ.get("X"), envint("X"), ..."""
+    """Every environment variable the settings read: os.environ.get("X"), envint("X"), ..."""
     calls = re.findall(
-        r'(?:os\.environ\.get|env(?:bool|int|float|list|rate))\(\s*"([A-Z][A-Z0-9_]*)"',
+        r'(?:os\.environ\.get|env(?:bool|int|float|list|rate|required))\(\s*"([A-Z][A-Z0-9_]*)"',
         SETTINGS_SOURCE,
     )
     subscripts = re.findall(r'os\.environ\["([A-Z][A-Z0-9_]*)"\]', SETTINGS_SOURCE)
@@ -405,6 +407,25 @@ def test_daphne_waits_for_a_handshake_as_long_as_make_run_does(services):
     assert _connect_timeout(command_args(services["web"])) == expected
     cmd = next(line for line in dockerfile_instructions() if line.startswith("CMD "))
     assert _connect_timeout(json.loads(cmd.removeprefix("CMD "))) == expected
+
+
+def test_daphne_serves_the_warmed_up_application_as_make_run_does(services):
+    from helpdesk.management.commands.run import daphne_command
+
+    expected = daphne_command("127.0.0.1", 8000)[-1]
+    assert expected == "helpdesk.serve:application"
+    assert command_args(services["web"])[-1] == expected
+    cmd = next(line for line in dockerfile_instructions() if line.startswith("CMD "))
+    assert json.loads(cmd.removeprefix("CMD "))[-1] == expected
+
+
+@pytest.mark.parametrize("name", ["worker", "beat"])
+def test_the_celery_services_run_without_a_pool_or_an_embedding_process(services, name):
+    from helpdesk.celery import WORKER_ENV
+
+    env = environment(services[name])
+    assert {key: env.get(key) for key in WORKER_ENV} == WORKER_ENV
+    assert not set(WORKER_ENV) & set(environment(services["web"]))  # on, the default
 
 
 @pytest.mark.parametrize("secret", sorted(SECRETS))

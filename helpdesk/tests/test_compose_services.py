@@ -17,7 +17,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from helpdesk.testing import child_env, free_port, stop_process
+from helpdesk.testing import celery_env, child_env, free_port, stop_process
 from helpdesk.tests.test_compose import (
     APP_SERVICES,
     SECRETS,
@@ -169,11 +169,12 @@ def celery_healthcheck(name: str, *, reply_within: int | None = None) -> int:
 
 
 def start(args: list[str], log) -> subprocess.Popen:
+    """A Celery service, with the environment compose adds for it (helpdesk/celery.py)."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", *args],
             cwd=settings.BASE_DIR,
-            env=child_env(),
+            env=celery_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -28,8 +28,8 @@ def daphne(django_db_setup, tmp_path_factory):
         port = s.getsockname()[1]
     log = open(tmp_path / "daphne.log", "wb")  # noqa: SIM115 - the process outlives this block
     proc = subprocess.Popen(
-        daphne_command("127.0.0.1", port),
-        cwd=settings.BASE_DIR, env=child_env(WARM_UP="0"), stdout=log, stderr=subprocess.STDOUT,
+        daphne_command("127.0.0.1", port, app="helpdesk.asgi:application"),
+        cwd=settings.BASE_DIR, env=child_env(), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while True:

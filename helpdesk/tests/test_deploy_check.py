@@ -39,7 +39,7 @@ def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=settings.BASE_DIR,
-        env=child_env(WARM_UP="0", **env),
+        env=child_env(**env),
         capture_output=True,
         text=True,
         timeout=120,

@@ -106,12 +106,12 @@ def start_fake_server(tmp_path: Path, port: int, how: str) -> subprocess.Popen:
     script = tmp_path / "server.py"
     script.write_text(CRASHING_SERVER % how)
     proc = subprocess.Popen([sys.executable, str(script), str(port)])
-    devstack._wait_for(lambda: devstack._llm_healthy(port), 20, "the fake server", script)
+    devstack.wait_for(lambda: devstack.llm_healthy(port), 20, "the fake server", script)
     return proc
 
 
 def test_a_server_that_dies_on_its_first_completion_is_reported_in_one_clear_line(tmp_path):
-    port = devstack._llm_port()
+    port = devstack.llm_port()
     proc = start_fake_server(tmp_path, port, "ILL")
     log = tmp_path / "server.log"
     with pytest.raises(devstack.DevstackError) as raised:

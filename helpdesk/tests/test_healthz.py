@@ -19,10 +19,10 @@ CHECKS = {"database", "redis", "llm", "embeddings"}
 
 @pytest.fixture(autouse=True)
 def _model_loaded():
-    # Production warms up at start (helpdesk/asgi.py): the model, the process that embeds
-    # questions and the LLM client's lazy imports; its LLM is already up. The tests start
-    # with WARM_UP=0 and the embedded LLM on first use, and the first /healthz would spend
-    # its HEALTHZ_TIMEOUT on them instead on a busy machine.
+    # Production warms up at start (helpdesk/serve.py): the model, the process that embeds
+    # questions and the LLM client's lazy imports. The tests import helpdesk.asgi, which
+    # does not, and the first /healthz would spend its HEALTHZ_TIMEOUT on them instead on
+    # a busy machine.
     embeddings.get_model()
     embeddings.embed_query("warm up")
     llm.warm_up()

@@ -1,7 +1,13 @@
+import os
+import subprocess
+import sys
+
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from helpdesk.settings import envbool, envfloat, envint, envlist
+from helpdesk.environment import envbool, envfloat, envint, envlist
+from helpdesk.testing import child_env
 
 
 def test_envbool_reads_the_usual_spellings(monkeypatch):
@@ -49,7 +55,7 @@ def test_the_default_embedding_model_is_the_bundled_minilm(settings):
 
 
 def test_envrate_accepts_django_ratelimit_rates_and_rejects_others(monkeypatch):
-    from helpdesk.settings import envrate
+    from helpdesk.environment import envrate
 
     for rate in ("10/m", "3/h", "100/d", "5/10s"):
         monkeypatch.setenv("RATE", rate)
@@ -57,3 +63,74 @@ def test_envrate_accepts_django_ratelimit_rates_and_rejects_others(monkeypatch):
     monkeypatch.setenv("RATE", "ten per minute")
     with pytest.raises(ImproperlyConfigured, match="RATE"):
         envrate("RATE", "1/s")
+
+
+# Addresses where nothing listens: settings must only read them, never connect.
+FAKE_SERVICES = {
+    "DATABASE_URL": "postgres://nobody@127.0.0.1:9/nothing",
+    "REDIS_URL": "redis://127.0.0.1:9/0",
+    "LLM_BASE_URL": "http://127.0.0.1:9/v1",
+    "SECRET_KEY": "not-a-secret",
+}
+# Run in a fresh interpreter: what the settings started or wrote, and which modules loaded.
+LOAD_DJANGO = """
+import os, sys, django
+django.setup()
+from django.conf import settings
+children = open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()
+print(settings.DATABASE_URL, settings.DB_POOL, "helpdesk.devstack" in sys.modules, children)
+"""
+
+
+def bare_env(tmp_path, **env: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HELPDESK_VAR_DIR": str(tmp_path / "var"),
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
+        **env,
+    }
+
+
+def test_loading_the_settings_starts_no_process_and_writes_no_file(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_DJANGO],
+        env=bare_env(tmp_path, **FAKE_SERVICES),
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [FAKE_SERVICES["DATABASE_URL"], "True", "False", "[]"]
+    assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize("missing", sorted(FAKE_SERVICES))
+def test_a_missing_service_address_stops_the_settings_with_what_to_do(tmp_path, missing):
+    env = {name: value for name, value in FAKE_SERVICES.items() if name != missing}
+    result = subprocess.run(
+        [sys.executable, "-c", "import helpdesk.settings"],
+        env=bare_env(tmp_path, **env),
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured: ")
+    assert f"set {missing}, or start through `manage.py`, `make run` or `make test`" in last_line
+    assert not (tmp_path / "var").exists()
+
+
+def test_a_worker_with_a_connection_pool_refuses_to_start(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool", "solo"],
+        env=child_env(DB_POOL="1"),
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "A Celery worker must not pool database connections" in result.stderr
+    assert "start it with DB_POOL=0" in result.stderr

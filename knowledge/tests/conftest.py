@@ -7,7 +7,7 @@ import time
 import pytest
 from django.conf import settings
 
-from helpdesk.testing import child_env, stop_process
+from helpdesk.testing import celery_env, stop_process
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def start_worker(log, **env: str) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool", "solo",
              "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=settings.BASE_DIR, env=child_env(**env), stdout=out, stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR, env=celery_env(**env), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from pypdf import PdfReader, PdfWriter
 
-from helpdesk.testing import child_env, stop_process
+from helpdesk.testing import celery_env, stop_process
 from knowledge.models import Article, Upload, UploadFile
 from knowledge.tests.conftest import wait_for
 from knowledge.tests.test_extract import tiny_pdf
@@ -195,7 +195,7 @@ def _start_prefork_worker(log, **env: str) -> subprocess.Popen:
             [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool", "prefork",
              "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
              "--without-heartbeat"],
-            cwd=settings.BASE_DIR, env=child_env(**env), stdout=out, stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR, env=celery_env(**env), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
 

@@ -1,4 +1,7 @@
-"""`make run`: the whole product on one machine, stopped with Ctrl+C."""
+"""`make run`: the whole product on one machine, stopped with Ctrl+C.
+
+manage.py has started the embedded services (the LLM too) before Django loaded; this
+command stops them at the end, unless they were running already."""
 
 import os
 import secrets
@@ -14,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from helpdesk import devstack
+from helpdesk.celery import WORKER_ENV
 from knowledge.selectors import article_count
 
 DEMO_KB = settings.BASE_DIR / "knowledge" / "demo_kb"
@@ -51,28 +55,26 @@ class Command(BaseCommand):
                 f"Port {port} on {host} is already in use (another `make run`?). "
                 f"Stop it or choose another: PORT={port + 1} make run"
             )
-        if not settings.LLM_BASE_URL:
-            self.stdout.write("Starting the embedded LLM server (SmolLM2-135M, llama.cpp)…")
-            try:
-                devstack.llm_base_url()
-            except devstack.DevstackError as exc:
-                # One clear line and a stop, rather than a desk that answers every
-                # question with the fallback while the server dies and restarts.
-                raise CommandError(str(exc)) from None
         call_command("migrate", interactive=False, verbosity=0)
         if article_count() == 0:
             self.stdout.write("Loading the demo knowledge base…")
             call_command("ingest_kb", str(DEMO_KB))
 
     def _start_children(self, host: str, port: int) -> list[subprocess.Popen]:
+        # Each child inherits the services manage.py started and handed over in os.environ.
         python = sys.executable
+        celery_env = {**os.environ, **WORKER_ENV}
         daphne = daphne_command(host, port)
         worker = [python, "-m", "celery", "-A", "helpdesk", "worker", "--loglevel", "INFO",
                   "--concurrency", "1", "--hostname", f"worker-{port}@%h"]  # fmt: skip
         # Beat schedules the review sampling (CELERY_BEAT_SCHEDULE in settings).
         beat = [python, "-m", "celery", "-A", "helpdesk", "beat", "--loglevel", "INFO",
                 "--schedule", str(devstack.VAR_DIR / "celerybeat-schedule")]  # fmt: skip
-        return [subprocess.Popen(daphne), subprocess.Popen(worker), subprocess.Popen(beat)]
+        return [
+            subprocess.Popen(daphne),
+            subprocess.Popen(worker, env=celery_env),
+            subprocess.Popen(beat, env=celery_env),
+        ]
 
     def _ensure_admin(self) -> tuple[str, str]:
         password_file = devstack.VAR_DIR / "admin_password"
@@ -104,15 +106,16 @@ class Command(BaseCommand):
             time.sleep(0.5)
 
 
-def daphne_command(host: str, port: int) -> list[str]:
+def daphne_command(host: str, port: int, *, app: str = "helpdesk.serve:application") -> list[str]:
     """daphne as `make run`, the tests and the benchmarks start it (the Dockerfile and
-    docker-compose.yml pass the same size limits and handshake timeout)."""
+    docker-compose.yml pass the same size limits and handshake timeout). helpdesk.serve warms
+    up before serving; a test that needs no model may serve helpdesk.asgi instead."""
     # daphne's default takes messages of up to 1 MiB from anyone who opens a socket.
     size = str(settings.WEBSOCKET_MAX_MESSAGE_BYTES)
     return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
             "--websocket-max-message-size", size, "--websocket-max-frame-size", size,
             "--websocket_connect_timeout", str(settings.WEBSOCKET_CONNECT_TIMEOUT),
-            "helpdesk.asgi:application"]  # fmt: skip
+            app]  # fmt: skip
 
 
 def _interrupt(signum, frame):

