@@ -23,13 +23,16 @@ run: install
 	$(PY) manage.py run --port $(PORT)
 
 # The tests keep their own embedded services and data under var/test, apart from `make run`'s.
+# The layer contracts first (pyproject.toml): a wrong import fails in a second, not after the suite.
 test: install
 	sh scripts/install-test-tools.sh
+	$(VENV)/bin/lint-imports
 	HELPDESK_VAR_DIR=var/test $(PY) -m pytest $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .
