@@ -24,9 +24,16 @@ from chat.quality import groundedness, used_sources
 from chat.screening import INJECTION_REFUSAL, screen
 from chat.timings import AnswerClock
 from core import metrics
-from knowledge.models import EmbeddingIndex
-from knowledge.retrieval import QueryEmbedding, aembed_question, retrieval_query, retrieve
-from knowledge.selectors import serving_index
+from knowledge.retrieval import (
+    EmbeddedQuery,
+    Index,
+    Query,
+    aembed,
+    query_for,
+    retrieve,
+    same_index,
+    serving_index,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +116,7 @@ async def conversation_for_token(*, chat_token: str) -> Conversation:
     return await _on_db(_conversation_get)(chat_token)
 
 
-def _turn_open(chat_token: str) -> tuple[Conversation, EmbeddingIndex | None]:
+def _turn_open(chat_token: str) -> tuple[Conversation, Index | None]:
     """One trip for what every question needs first: its conversation (is a human on
     it?) and the index that answers (whose model embeds the question)."""
     return _conversation_get(chat_token), serving_index()
@@ -156,7 +163,7 @@ async def undelivered_agent_messages(*, chat_token: str) -> list[Message]:
 # starts with its model while the conversation trip runs, instead of after it; in the
 # rare case that trip finds another index serving (a model switch completed meanwhile),
 # the question is embedded again with the right one.
-_last_index: EmbeddingIndex | None = None
+_last_index: Index | None = None
 
 
 async def question_answer(
@@ -173,7 +180,7 @@ async def question_answer(
     family = await _screened(text)
     # A follow-up is searched with the previous question in front, and the socket knows
     # what that was: the query is guessed and embedded before the history confirms it.
-    guess = retrieval_query(question=text, history=[{"user": previous}] if previous else [])
+    guess = query_for(question=text, previous=previous)
     early_index = None if family else _last_index
     early = None if early_index is None else _embedding_start(guess, early_index, clock)
     try:
@@ -193,10 +200,10 @@ async def question_answer(
         question = await _store_question(conversation, text)
         return await _refuse_injection(question, family, send, clock)
     _last_index = index
-    if early is None or not _same_index(early_index, index):
+    if early is None or not same_index(early_index, index):
         _discard(early)
         early = _embedding_start(guess, index, clock)
-    return await _answer(conversation, text, guess, early, send, clock)
+    return await _answer(conversation, text, early, send, clock)
 
 
 async def _screened(text: str) -> str | None:
@@ -209,18 +216,8 @@ async def _screened(text: str) -> str | None:
     return await asyncio.to_thread(screen, text)
 
 
-def _embedding_start(text: str, index: EmbeddingIndex | None, clock: AnswerClock):
-    return asyncio.ensure_future(clock.timed("embedding", _embed(text, index)))
-
-
-async def _embed(text: str, index: EmbeddingIndex | None) -> QueryEmbedding:
-    if index is None:  # nothing embedded yet: nothing to search, nothing to embed for
-        return QueryEmbedding(None, [], text)
-    return await aembed_question(text, index=index)
-
-
-def _same_index(a: EmbeddingIndex | None, b: EmbeddingIndex | None) -> bool:
-    return a is not None and b is not None and (a.pk, a.model_name) == (b.pk, b.model_name)
+def _embedding_start(query: Query, index: Index | None, clock: AnswerClock):
+    return asyncio.ensure_future(clock.timed("embedding", aembed(query, index=index)))
 
 
 def _discard(early: "asyncio.Future | None") -> None:
@@ -233,8 +230,7 @@ def _discard(early: "asyncio.Future | None") -> None:
 async def _answer(
     conversation: Conversation,
     text: str,
-    guess: str,
-    embedding: "asyncio.Future[QueryEmbedding]",
+    embedding: "asyncio.Future[EmbeddedQuery]",
     send: Send,
     clock: AnswerClock,
 ) -> Message:
@@ -246,13 +242,10 @@ async def _answer(
     embedded, history, question = await asyncio.gather(
         embedding, clock.timed("history", _load_history(conversation, stored)), stored
     )
-    query = retrieval_query(question=text, history=history)
-    if query != guess:
-        embedded = await clock.timed("embedding_followup", _embed(query, embedded.index))
-    found = await clock.timed(
-        "retrieval",
-        _on_db(retrieve)(question=text, history=history, question_embedding=embedded),
-    )
+    query = query_for(question=text, previous=history[-1]["user"] if history else "")
+    if query != embedded.query:
+        embedded = await clock.timed("embedding_followup", aembed(query, index=embedded.index))
+    found = await clock.timed("retrieval", _on_db(retrieve)(embedded=embedded))
     reply = Message(
         conversation=conversation,
         role=Message.Role.ASSISTANT,

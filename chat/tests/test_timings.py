@@ -102,7 +102,7 @@ def _record_embeddings(monkeypatch) -> list[tuple[int | None, bool]]:
     from chat import services
 
     started, trip_done = [], []
-    embed, turn_open = services.aembed_question, services._turn_open
+    embed, turn_open = services.aembed, services._turn_open
 
     def recording_turn_open(session_key):
         time.sleep(0.3)  # a slow trip: whatever overlaps it starts well before its end
@@ -111,19 +111,19 @@ def _record_embeddings(monkeypatch) -> list[tuple[int | None, bool]]:
         finally:
             trip_done.append(True)
 
-    async def recording_embed(text, *, index=None):
+    async def recording_embed(query, *, index):
         started.append((index.pk if index else None, bool(trip_done)))
-        return await embed(text, index=index)
+        return await embed(query, index=index)
 
     monkeypatch.setattr(services, "_turn_open", recording_turn_open)
-    monkeypatch.setattr(services, "aembed_question", recording_embed)
+    monkeypatch.setattr(services, "aembed", recording_embed)
     return started
 
 
 async def test_the_question_is_embedded_while_its_conversation_is_read(
     demo_kb, session_key, monkeypatch
 ):
-    from knowledge.selectors import aserving_index
+    from knowledge.retrieval import aserving_index
 
     serving = await aserving_index()
     socket = chat_socket(session_key)
@@ -143,7 +143,7 @@ async def test_a_question_after_the_serving_index_changed_is_embedded_with_the_n
 ):
     from chat import services
     from knowledge.models import EmbeddingIndex
-    from knowledge.selectors import aserving_index
+    from knowledge.retrieval import aserving_index
 
     serving = await aserving_index()
     # As if this process last answered from an index that has since been replaced.
