@@ -67,6 +67,8 @@ HNSW_EF_CONSTRUCTION = 128
 
 
 def hnsw_create(index: EmbeddingIndex) -> None:
+    """The index's own HNSW index, unless it exists (benchmarks/retrieval.py builds it
+    again after a bulk load)."""
     # A partial index per model on a dimension cast: pgvector can only index vectors of
     # one fixed dimension, and the column holds every model's. Queries repeat the cast and
     # the model filter (selectors.py) so the planner uses it.

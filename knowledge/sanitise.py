@@ -8,7 +8,7 @@ help article has no business giving the assistant orders: the service holds such
 article back until an editor has looked (knowledge.services.article_screen).
 
 Every finding is recorded, so the admin can show editors what was removed and why.
-Changing what is removed changes what is embedded: bump CHUNKER_VERSION (services.py) so
+Changing what is removed changes what is embedded: bump CHUNKER_VERSION (chunking.py) so
 every article goes through the new rules.
 """
 

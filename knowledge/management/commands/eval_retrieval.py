@@ -188,7 +188,7 @@ class Command(BaseCommand):
         embeddings_warm_up()
         results = []
         for mode in MODES:
-            if mode.endswith("rerank") and embeddings.reranker() is None:
+            if mode.endswith("rerank") and embeddings.reranker().model() is None:
                 results.append({"mode": mode, "unavailable": "RERANK_MODEL unset or not loadable"})
                 continue
             results.append(evaluate(items, mode))
