@@ -40,20 +40,20 @@ def _fresh_calibration():
     # database and index; a test's KB is not the next one's, even where their ids repeat.
     from knowledge import calibration, selectors
 
-    calibration._calibrations.clear()
-    selectors._kept.clear()
+    calibration.calibrations().clear()
+    selectors.kept().clear()
 
 
 def _demo_articles() -> list[tuple[dict, list]]:
+    from knowledge.chunking import article_chunks
     from knowledge.extract import extract
     from knowledge.models import Article
-    from knowledge.services import _build_chunks
 
     if not _demo_rows:
         for path in sorted((settings.BASE_DIR / "knowledge" / "demo_kb").glob("*.md")):
             extracted = extract(filename=path.name, data=path.read_bytes())
             fields = {"slug": path.stem, "title": extracted.title, "body": extracted.body}
-            _demo_rows.append((fields, _build_chunks(Article(**fields))))
+            _demo_rows.append((fields, article_chunks(Article(**fields))))
     return _demo_rows
 
 
@@ -62,11 +62,11 @@ def demo_kb(db):
     """The shipped demo knowledge base, embedded (default model) and ready."""
     from django.utils import timezone
 
-    from knowledge.indexes import live_indexes
+    from knowledge.chunking import embedding_pipeline
+    from knowledge.indexes import live_indexes_ensure
     from knowledge.models import Article, ArticleEmbedding, Chunk
-    from knowledge.services import embedding_pipeline
 
-    index = live_indexes()[0]
+    index = live_indexes_ensure()[0]
     articles = []
     for fields, chunks in _demo_articles():
         article = Article.objects.create(

@@ -51,7 +51,7 @@ from django.core.management import call_command  # noqa: E402
 
 from benchmarks.wsclient import WebSocket, free_port, new_session, start_daphne, stop  # noqa: E402
 from chat.models import Message  # noqa: E402
-from knowledge.retrieval import retrieve  # noqa: E402
+from knowledge.retrieval import embed, query_for, retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
 
 
@@ -84,7 +84,7 @@ def questions() -> list[str]:
     entries = [json.loads(line) for line in lines if line.strip()]
     wanted = [e["question"] for e in entries if e["expected"] and not e.get("previous")]
     # Only questions the app answers with the LLM: a refusal never reaches it.
-    return [q for q in wanted if not retrieve(question=q, history=[]).refused]
+    return [q for q in wanted if not retrieve(embedded=embed(query_for(question=q))).refused]
 
 
 def report(rows: list[dict], command: str) -> None:

@@ -87,7 +87,7 @@ from benchmarks.wsclient import (  # noqa: E402
 )
 from chat.models import SESSION_TOKEN, Conversation, Message, token_hash  # noqa: E402
 from chat.prompts import build_messages  # noqa: E402
-from knowledge.retrieval import retrieve  # noqa: E402
+from knowledge.retrieval import embed, query_for, retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -245,7 +245,7 @@ def cpu_seconds(pid: int | None) -> float:
 
 
 def embedder_pid(app_pid: int) -> int | None:
-    """The app's query-embedding child process (knowledge/embeddings.py), if it runs one."""
+    """The app's query-embedding child process (knowledge/embeddings/child.py), if it runs one."""
     try:
         children = [
             pid
@@ -522,7 +522,7 @@ def pick_questions() -> tuple[list[str], dict[str, list[dict]]]:
     for e in entries:
         if not e["expected"] or e.get("previous"):
             continue
-        found = retrieve(question=e["question"], history=[])
+        found = retrieve(embedded=embed(query_for(question=e["question"])))
         if not found.refused:  # a refusal streams no tokens
             questions.append(e["question"])
             prompts[e["question"]] = build_messages(

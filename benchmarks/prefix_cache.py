@@ -53,7 +53,7 @@ from django.core.management import call_command  # noqa: E402
 
 from benchmarks.wsclient import free_port, stop  # noqa: E402
 from chat.prompts import SYSTEM_PROMPT, build_messages, format_context  # noqa: E402
-from knowledge.retrieval import retrieve  # noqa: E402
+from knowledge.retrieval import embed, query_for, retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
 
 # llama-cpp-python's server logs each prompt's cache reuse (it is verbose by default).
@@ -199,7 +199,7 @@ def main() -> None:
         prompts = []
         for e in entries:
             if e["expected"] and not e.get("previous"):
-                found = retrieve(question=e["question"], history=[])
+                found = retrieve(embedded=embed(query_for(question=e["question"])))
                 if not found.refused:  # the product would not call the LLM
                     prompts.append((e["question"], found.chunks))
         # A server of our own: another process's requests would replace the cached prefix.

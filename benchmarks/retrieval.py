@@ -54,16 +54,20 @@ from pgvector.psycopg import register_vector  # noqa: E402
 
 from benchmarks.benchdb import describe, description, use_database  # noqa: E402
 from knowledge import embeddings  # noqa: E402
+from knowledge.chunking import article_chunks  # noqa: E402
 from knowledge.extract import extract  # noqa: E402
 from knowledge.indexes import (  # noqa: E402
     HNSW_EF_CONSTRUCTION,
     HNSW_M,
-    _create_hnsw,
     embedding_index_create,
+    hnsw_create,
 )
-from knowledge.management.commands.eval_retrieval import history_of  # noqa: E402
+from knowledge.management.commands.eval_retrieval import (  # noqa: E402
+    history_of,
+    previous_question,
+)
 from knowledge.models import Article, Chunk, EmbeddingIndex  # noqa: E402
-from knowledge.retrieval import embed_question, retrieval_query, retrieve  # noqa: E402
+from knowledge.retrieval import embed, query_for, retrieve  # noqa: E402
 from knowledge.selectors import (  # noqa: E402
     HYBRID_SQL,
     chunk_search,
@@ -73,7 +77,6 @@ from knowledge.selectors import (  # noqa: E402
     search,
     serving_index,
 )
-from knowledge.services import _build_chunks  # noqa: E402
 
 # Bump when the generated data changes: a cached database of another version is reloaded.
 DATA_VERSION = 1
@@ -101,7 +104,7 @@ class BaseSet:
         vectors = []
         for path in sorted((ROOT / "knowledge" / "demo_kb").glob("*.md")):
             extracted = extract(filename=path.name, data=path.read_bytes())
-            for chunk in _build_chunks(Article(title=extracted.title, body=extracted.body)):
+            for chunk in article_chunks(Article(title=extracted.title, body=extracted.body)):
                 self.rows.append((extracted.title, chunk.heading, chunk.text))
                 vectors.append(chunk.embedding)
         self.demo = len(self.rows)
@@ -218,7 +221,7 @@ def load(n: int, base: BaseSet) -> dict:
     log(f"  copied {n} chunks in {loaded - started:.1f} s; building the HNSW index")
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '1GB'")  # the whole graph in memory
-        _create_hnsw(index)
+        hnsw_create(index)
         cursor.execute("RESET maintenance_work_mem")
         cursor.execute("VACUUM ANALYZE knowledge_chunk")
         cursor.execute("VACUUM ANALYZE knowledge_article")
@@ -340,11 +343,11 @@ def latencies(questions: list[tuple], index: EmbeddingIndex) -> dict:
     matched, per_row = [], []
     limit, total = settings.RETRIEVAL_TOP_K, index.chunks.count()
     for round_ in range(args.rounds + 1):
-        for question, query, history in questions:
+        for _, query, _ in questions:
             took = {}
-            embedded, took["embed"] = timed(lambda q=query: embed_question(q, index=index))
+            embedded, took["embed"] = timed(lambda q=query: embed(q, index=index))
             for mode in ("dense", "hybrid"):
-                run = lambda m=mode, q=query, v=embedded.vector: search(  # noqa: E731
+                run = lambda m=mode, q=query.text, v=embedded.vector: search(  # noqa: E731
                     embedding=v, text=q, limit=limit, mode=m, index=index
                 )
                 _, took[mode] = timed(run)
@@ -352,11 +355,9 @@ def latencies(questions: list[tuple], index: EmbeddingIndex) -> dict:
             # that loads the conversation, then embeds and searches (chat/answering.py).
             for mode in ("dense", "hybrid"):
                 took[f"chat {mode}"] = took["embed"] + took[mode]
-            count, took["sparse"] = sparse_only(query, index)
+            count, took["sparse"] = sparse_only(query.text, index)
             for mode in ("dense", "hybrid"):
-                run = lambda m=mode, q=question, h=history: retrieve(  # noqa: E731
-                    question=q, history=h, mode=m
-                )
+                run = lambda m=mode, q=query: retrieve(embedded=embed(q), mode=m)  # noqa: E731
                 _, took[f"retrieve {mode}"] = timed(run)
             if round_:  # round 0 is the warm-up
                 for key, seconds in took.items():
@@ -367,7 +368,7 @@ def latencies(questions: list[tuple], index: EmbeddingIndex) -> dict:
     queries = {}
     for mode in ("dense", "hybrid"):
         with CaptureQueriesContext(connection) as captured:
-            retrieve(question=questions[0][0], history=questions[0][2], mode=mode)
+            retrieve(embedded=embed(questions[0][1]), mode=mode)
         queries[mode] = len(captured.captured_queries)
     return {"latency": {k: ms_stats(v) for k, v in samples.items()},
             "matched": statistics.median(matched), "us per match": statistics.median(per_row) * 1e6,
@@ -386,12 +387,12 @@ def measure(n: int, questions: list[tuple], base_set) -> dict:
     assert count == n, f"{count} chunks in the index, expected {n}"
     log(f"Measuring {n} chunks")
 
-    vectors = [embed_question(query, index=index).vector for _, query, _ in questions]
+    vectors = [embed(query, index=index).vector for _, query, _ in questions]
     # Small tables are cheaper to scan than to search: the planner's choice is reported.
     uses = {
         mode: uses_index(lambda m=mode, q=query: search(embedding=vectors[0], text=q, limit=3,
                                                         mode=m, index=index), index)
-        for mode, query in (("dense", ""), ("hybrid", questions[0][1]))
+        for mode, query in (("dense", ""), ("hybrid", questions[0][1].text))
     }  # fmt: skip
     truth, exact_seconds = exact_neighbours(vectors, index)
     with connection.cursor() as cursor:
@@ -423,7 +424,7 @@ def measure(n: int, questions: list[tuple], base_set) -> dict:
 
 
 LATENCY_ROWS = {
-    "query embedding (embed_question)": "embed",
+    "query embedding (embed)": "embed",
     f"SQL dense (search, top {settings.RETRIEVAL_TOP_K})": "dense",
     f"SQL hybrid (search, top {settings.RETRIEVAL_TOP_K})": "hybrid",
     "  its word weights (df counts) alone": "sparse",
@@ -453,7 +454,7 @@ def report_setup(results: list[dict], questions: int) -> None:
     print(f"postgres          pgvector {pgvector}, shared_buffers {shared_buffers}; "
           f"connection options {options}")  # fmt: skip
     print(f"hnsw index        {EmbeddingIndex.objects.get().index_name()} "
-          f"(knowledge.indexes._create_hnsw: m={HNSW_M}, "
+          f"(knowledge.indexes.hnsw_create: m={HNSW_M}, "
           f"ef_construction={HNSW_EF_CONSTRUCTION})")  # fmt: skip
     print(f"cpus              {os.cpu_count()}; load avg (1 min) {LOAD_AT_START:.2f} at start, "
           f"{os.getloadavg()[0]:.2f} at end")  # fmt: skip
@@ -531,9 +532,8 @@ def main() -> None:
         items = [json.loads(line) for line in lines if line.strip()]
         questions = []
         for item in items:
-            history = history_of(item)
-            query = retrieval_query(question=item["question"], history=history)
-            questions.append((item["question"], query, history))
+            query = query_for(question=item["question"], previous=previous_question(item))
+            questions.append((item["question"], query, history_of(item)))
         embeddings.embed_query("warm up")
         cache = {}
 

@@ -3,7 +3,7 @@
 Loads each corpus as `manage.py eval_retrieval --corpus` does (knowledge/demo_kb with
 dev.jsonl, knowledge/eval/libreoffice with libreoffice.jsonl, each in a database of its
 own, kept between runs), reads its chunks (vectors, tsvectors), embeds the answerable
-questions as the product searches them (retrieval_query's follow-up rewrite, the serving
+questions as the product searches them (query_for's follow-up rewrite, the serving
 index's model) and ranks articles for them in numpy, one way per row:
 
 - dense: articles by their most similar chunk (the product's dense mode, exact search)
@@ -71,12 +71,12 @@ from knowledge import embeddings, selectors  # noqa: E402
 from knowledge.chunking import chunk_markdown, split_sections  # noqa: E402
 from knowledge.management.commands.eval_retrieval import (  # noqa: E402
     first_hit,
-    history_of,
     load_corpus,
     load_questions,
+    previous_question,
 )
 from knowledge.models import Article  # noqa: E402
-from knowledge.retrieval import retrieval_query  # noqa: E402
+from knowledge.retrieval import query_for  # noqa: E402
 from knowledge.sanitise import sanitise  # noqa: E402
 
 CORPORA = {
@@ -181,7 +181,7 @@ def read_questions(corpus: Corpus, path: Path) -> list[Question]:
     """The answerable questions, searched as the product searches them."""
     items = [item for item in load_questions(path) if item["expected"]]
     queries = [
-        retrieval_query(question=item["question"], history=history_of(item), rewrite=True)
+        query_for(question=item["question"], previous=previous_question(item), rewrite=True).text
         for item in items
     ]
     vectors = embeddings.embed_queries(queries, model=corpus.index.model_name)

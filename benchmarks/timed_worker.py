@@ -29,11 +29,11 @@ def timing(key: str, function):
 
 
 def patch() -> None:
-    """Time the module attributes that knowledge.services calls; nothing else changes."""
+    """Time the module attributes that the embedding pipeline calls; nothing else changes."""
     from knowledge import embeddings, services
 
     embeddings.embed_documents = timing("embed", embeddings.embed_documents)
-    services._build_chunks = timing("build", services._build_chunks)
+    services.article_chunks = timing("build", services.article_chunks)
 
 
 @worker_process_init.connect

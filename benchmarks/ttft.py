@@ -54,7 +54,7 @@ from benchmarks.wsclient import WebSocket, free_port, new_session, start_daphne,
 from chat.answering import sources_for  # noqa: E402
 from chat.prompts import SYSTEM_PROMPT, build_messages  # noqa: E402
 from knowledge.embeddings import model_name  # noqa: E402
-from knowledge.retrieval import retrieve  # noqa: E402
+from knowledge.retrieval import embed, query_for, retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
 
 
@@ -184,7 +184,7 @@ def main() -> None:
         # has no history). Built up front: the direct arm times the LLM alone.
         prompts = []
         for q in questions:
-            found = retrieve(question=q, history=[])
+            found = retrieve(embedded=embed(query_for(question=q)))
             if found.refused:
                 continue
             messages = build_messages(question=q, chunks=found.chunks, history=[])

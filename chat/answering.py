@@ -29,8 +29,16 @@ from chat.services import conversation_get, on_db
 from chat.timings import AnswerClock
 from core import metrics
 from core.links import link_allowed
-from knowledge.retrieval import EmbeddedQuery, Index, Query, aembed, query_for, serving_index
-from knowledge.retrieval import retrieve_embedded as retrieve
+from knowledge.retrieval import (
+    EmbeddedQuery,
+    Index,
+    Query,
+    aembed,
+    query_for,
+    retrieve,
+    same_index,
+    serving_index,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +92,10 @@ async def answer(
                 yield event
         return
     recent.index = index
-    if early is None or not _same_index(early_index, index):
+    if early is None or not same_index(early_index, index):
         _discard(early)
         early = _embedding_start(guess, index, clock)
-    async with aclosing(_answer(conversation, text, guess, early, clock)) as events:
+    async with aclosing(_answer(conversation, text, early, clock)) as events:
         async for event in events:
             yield event
 
@@ -95,7 +103,6 @@ async def answer(
 async def _answer(
     conversation: Conversation,
     text: str,
-    guess: Query,
     embedding: "asyncio.Future[EmbeddedQuery]",
     clock: AnswerClock,
 ) -> AsyncIterator[Event]:
@@ -108,7 +115,7 @@ async def _answer(
         embedding, clock.timed("history", _load_history(conversation, stored)), stored
     )
     query = query_for(question=text, previous=history[-1]["user"] if history else "")
-    if query != guess:
+    if query != embedded.query:
         embedded = await clock.timed("embedding_followup", _embed(query, embedded.index))
     found = await clock.timed("retrieval", on_db(retrieve)(embedded=embedded))
     reply = Message(
@@ -273,10 +280,6 @@ def _embedding_start(query: Query, index: Index | None, clock: AnswerClock):
 async def _embed(query: Query, index: Index | None) -> EmbeddedQuery:
     # No index yet (nothing embedded): nothing to search, and nothing to embed for.
     return await aembed(query, index=index)
-
-
-def _same_index(a: Index | None, b: Index | None) -> bool:
-    return a is not None and b is not None and (a.pk, a.model_name) == (b.pk, b.model_name)
 
 
 def _discard(early: "asyncio.Future | None") -> None:

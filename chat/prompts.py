@@ -9,7 +9,7 @@ an article or a message that says "ignore your instructions" is read, not obeyed
 
 import copy
 
-from knowledge.sanitise import strip_invisible
+from core.text import strip_invisible
 
 SYSTEM_PROMPT = """You are the customer-support assistant for Tasklane, a task and project \
 management app.
@@ -35,8 +35,8 @@ def format_context(chunks) -> str:
     for n, chunk in enumerate(chunks, 1):
         heading = f" — {chunk.heading}" if chunk.heading else ""
         # Chunk text is sanitised when embedded; the title is read from the article here,
-        # so invisible characters are stripped from it too (knowledge/sanitise.py).
-        title = strip_invisible(chunk.article.title, [])
+        # so invisible characters are stripped from it too (core/text.py).
+        title = strip_invisible(chunk.article.title)
         parts.append(f"[{n}] {title}{heading}\n{chunk.text}")
     return "\n\n".join(parts)
 

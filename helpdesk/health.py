@@ -20,7 +20,8 @@ from django.conf import settings
 from django.db import connection
 
 from chat import llm
-from knowledge.retrieval import aembed_question
+from knowledge import embeddings
+from knowledge.retrieval import aserving_index
 
 REQUIRED = ("database", "redis", "embeddings")
 
@@ -58,8 +59,10 @@ async def check_llm() -> bool:
 async def check_embeddings() -> bool:
     # The model that embeds questions now (loaded at start, see helpdesk/asgi.py), asked
     # for real, against the vectors it is compared with.
-    query = await aembed_question("health check")
-    return query.index is None or len(query.vector) == query.index.dimensions
+    # With nothing embedded yet, the configured model is asked all the same.
+    index = await aserving_index()
+    vector = await embeddings.aembed_query("health check", model=index.model_name if index else "")
+    return index is None or len(vector) == index.dimensions
 
 
 async def _timed(check: Callable[[], Awaitable[bool]]) -> dict:

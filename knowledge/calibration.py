@@ -42,12 +42,91 @@ class Calibration:
     kept: np.ndarray
 
 
-# (database, index id) -> (computed at, calibration); model name -> probe vectors.
-_calibrations: dict[tuple, tuple[float, Calibration]] = {}
-_probe_vectors: dict[str, np.ndarray] = {}
-# The keys a thread is refreshing now, so that one refresh runs at a time per index.
-_refreshing: set[tuple] = set()
-_lock = threading.Lock()
+class Calibrations:
+    """What this process knows of each index's calibration, by (database, index id), with
+    when it was computed, and each model's probe vectors.
+
+    Computed when a process first needs it (`embeddings_warm_up` does it at start), with
+    one nearest-chunk search per probe: ~0.1 s at 1,400 chunks. After that it is refreshed
+    every RETRIEVAL_COMMON_WORDS_SECONDS on a thread of its own, so that no customer's
+    question waits for it; the previous one answers meanwhile."""
+
+    def __init__(self) -> None:
+        self._computed: dict[tuple, tuple[float, Calibration]] = {}
+        self._probe_vectors: dict[str, np.ndarray] = {}
+        # The keys a thread is refreshing now, so that one refresh runs at a time per index.
+        self._refreshing: set[tuple] = set()
+        self._lock = threading.Lock()
+
+    def of(self, index: EmbeddingIndex) -> Calibration:
+        key = _key(index)
+        if key not in self._computed:
+            return self._compute(key, index)
+        computed_at, calibration = self._computed[key]
+        if time.monotonic() - computed_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
+            self._refresh_in_background(key, index)
+        return calibration
+
+    def known(self, index: EmbeddingIndex) -> Calibration | None:
+        """The calibration kept for `index`, without computing or refreshing it."""
+        entry = self._computed.get(_key(index))
+        return entry[1] if entry else None
+
+    def keep(self, index: EmbeddingIndex, calibration: Calibration, *, computed_at: float) -> None:
+        """Keep `calibration` for `index` as if computed at `computed_at` (time.monotonic)."""
+        self._computed[_key(index)] = (computed_at, calibration)
+
+    def refreshing(self) -> bool:
+        """Whether a refresh thread runs now."""
+        return bool(self._refreshing)
+
+    def clear(self) -> None:
+        """Forget every index's calibration (a test's KB is not the next one's, even where
+        their ids repeat). Probe vectors depend on the model alone and stay."""
+        self._computed.clear()
+
+    def probe_vectors(self, model: str) -> np.ndarray:
+        if model not in self._probe_vectors:
+            vectors = embeddings.embed_queries(list(probes()), model=model)
+            self._probe_vectors[model] = np.asarray(vectors, dtype=np.float32)
+        return self._probe_vectors[model]
+
+    def _compute(self, key: tuple, index: EmbeddingIndex) -> Calibration:
+        vectors = self.probe_vectors(index.model_name)
+        calibration = calibrate([nearest_similarity(v.tolist(), index) for v in vectors])
+        self._computed[key] = (time.monotonic(), calibration)
+        return calibration
+
+    def _refresh_in_background(self, key: tuple, index: EmbeddingIndex) -> None:
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def refresh() -> None:
+            try:
+                self._compute(key, index)
+            except Exception:  # the old calibration keeps answering; try again next time
+                logger.warning(
+                    "Could not refresh the refusal threshold of %s", index, exc_info=True
+                )
+            finally:
+                connection.close()  # this thread's own connection
+                self._refreshing.discard(key)
+
+        threading.Thread(target=refresh, name="calibration", daemon=True).start()
+
+
+def _key(index: EmbeddingIndex) -> tuple:
+    return (connection.settings_dict["NAME"], index.pk)
+
+
+_calibrations = Calibrations()
+
+
+def calibrations() -> Calibrations:
+    """The process's calibrations."""
+    return _calibrations
 
 
 @cache
@@ -57,10 +136,7 @@ def probes() -> tuple[str, ...]:
 
 
 def probe_vectors(model: str) -> np.ndarray:
-    if model not in _probe_vectors:
-        vectors = embeddings.embed_queries(list(probes()), model=model)
-        _probe_vectors[model] = np.asarray(vectors, dtype=np.float32)
-    return _probe_vectors[model]
+    return _calibrations.probe_vectors(model)
 
 
 def min_similarity(index: EmbeddingIndex | None) -> float:
@@ -81,24 +157,8 @@ def off_topic(vector: list[float], *, best_similarity: float, index: EmbeddingIn
 
 
 def calibration_of(index: EmbeddingIndex) -> Calibration:
-    """Computed when a process first needs it (`embeddings_warm_up` does it at start), with
-    one nearest-chunk search per probe: ~0.1 s at 1,400 chunks. After that it is refreshed
-    every RETRIEVAL_COMMON_WORDS_SECONDS on a thread of its own, so that no customer's
-    question waits for it; the previous one answers meanwhile."""
-    key = (connection.settings_dict["NAME"], index.pk)
-    if key not in _calibrations:
-        return _compute(key, index)
-    computed_at, calibration = _calibrations[key]
-    if time.monotonic() - computed_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
-        _refresh_in_background(key, index)
-    return calibration
-
-
-def _compute(key: tuple, index: EmbeddingIndex) -> Calibration:
-    nearest = [nearest_similarity(v.tolist(), index) for v in probe_vectors(index.model_name)]
-    calibration = calibrate(nearest)
-    _calibrations[key] = (time.monotonic(), calibration)
-    return calibration
+    """The index's calibration (Calibrations.of)."""
+    return _calibrations.of(index)
 
 
 def calibrate(nearest: list[float]) -> Calibration:
@@ -114,24 +174,6 @@ def calibrate(nearest: list[float]) -> Calibration:
     spread = 1.4826 * float(np.median(np.abs(values - median)))
     kept = values <= median + OUTLIER_SPREAD * spread
     return Calibration(float(values[kept].max()), kept)
-
-
-def _refresh_in_background(key: tuple, index: EmbeddingIndex) -> None:
-    with _lock:
-        if key in _refreshing:
-            return
-        _refreshing.add(key)
-
-    def refresh() -> None:
-        try:
-            _compute(key, index)
-        except Exception:  # the old calibration keeps answering; try again next time
-            logger.warning("Could not refresh the refusal threshold of %s", index, exc_info=True)
-        finally:
-            connection.close()  # this thread's own connection
-            _refreshing.discard(key)
-
-    threading.Thread(target=refresh, name="calibration", daemon=True).start()
 
 
 def nearest_similarity(vector: list[float], index: EmbeddingIndex) -> float:

@@ -1,4 +1,6 @@
-"""Split an article into chunks that follow its structure.
+"""Split an article into chunks that follow its structure, and embed them: the one
+embedding pipeline every path to the vectors goes through (admin, bulk upload, ingest_kb,
+reembed).
 
 Sections come from Markdown headings; inside a section, paragraphs are packed up to a
 token budget, and a chunk that continues a section repeats the last sentence or so of the
@@ -10,9 +12,21 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils.text import slugify
 from markdown_it import MarkdownIt
 from mdit_py_plugins.anchors.index import unique_slug
+
+from core.text import strip_invisible
+from knowledge import embeddings
+from knowledge.models import Article, Chunk
+from knowledge.sanitise import sanitise
+
+OVERLAP_TOKENS = 30
+# Bump when chunking changes in a way that should re-embed every article.
+# 3: only sanitised text is embedded (knowledge/sanitise.py).
+# 4: the prompt's own fences (</context>, <question>) in article text hold it back.
+CHUNKER_VERSION = 4
 
 # A closing run of #s must be separated by a space, so "## Using C#" keeps its "#".
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
@@ -146,4 +160,44 @@ def chunk_markdown(
                 size += piece_size
         if current:
             chunks.append(ChunkDraft(section.heading, section.anchor, "\n\n".join(current)))
+    return chunks
+
+
+def embedding_pipeline(model: str) -> str:
+    """What produces an article's chunks: part of their hash, so a change re-embeds."""
+    return f"{model}|{settings.CHUNK_MAX_TOKENS}|{CHUNKER_VERSION}"
+
+
+def article_chunks(article: Article, *, model: str = "") -> list[Chunk]:
+    """The article's chunks, each with its vector from `model`; unsaved, and with no index.
+
+    Only sanitised text reaches the embedder (knowledge/sanitise.py), whatever the path.
+    The stored body stays as the editor wrote it."""
+    article = Article(
+        pk=article.pk, title=strip_invisible(article.title), body=sanitise(article.body).text
+    )
+    tokenizer = embeddings.tokenizer(model)
+
+    def count(text: str) -> int:
+        return len(tokenizer.tokenize(text))
+
+    def reserve(heading: str) -> int:
+        # embedding_text() adds the title and heading; the overlap is carried in; and the
+        # model adds two special tokens. All of it must fit in what the model reads.
+        return count(Chunk.embedding_head(article.title, heading)) + OVERLAP_TOKENS + 4
+
+    max_tokens = min(settings.CHUNK_MAX_TOKENS, embeddings.max_sequence_length(model))
+    drafts = chunk_markdown(
+        article.body,
+        max_tokens=max_tokens,
+        overlap_tokens=OVERLAP_TOKENS,
+        count=count,
+        reserve=reserve,
+    )
+    chunks = [
+        Chunk(article=article, heading=d.heading, anchor=d.anchor, text=d.text) for d in drafts
+    ]
+    vectors = embeddings.embed_documents([c.embedding_text() for c in chunks], model=model)
+    for chunk, vector in zip(chunks, vectors, strict=True):
+        chunk.embedding = vector
     return chunks

@@ -17,18 +17,20 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from knowledge import calibration, embeddings
+from knowledge.chunking import embedding_pipeline
+from knowledge.enqueue import EMBED_ARTICLE, PURGE_INDEX, task_on_commit
 from knowledge.models import Article, ArticleEmbedding, EmbeddingIndex
+from knowledge.selectors import live_indexes
 
 logger = logging.getLogger(__name__)
 State = EmbeddingIndex.State
 
 
-def live_indexes() -> list[EmbeddingIndex]:
-    """The indexes new vectors go to: the active one first, then one being built.
-
-    On a fresh install there is none yet: the configured model's index starts active,
+def live_indexes_ensure() -> list[EmbeddingIndex]:
+    """The indexes new vectors go to (selectors.live_indexes), creating the active one
+    where there is none: on a fresh install the configured model's index starts active,
     as there is nothing to switch from."""
-    indexes = list(EmbeddingIndex.objects.exclude(state=State.RETIRED).order_by("state"))
+    indexes = live_indexes()
     if not any(index.state == State.ACTIVE for index in indexes):
         return [embedding_index_create(model_name=embeddings.model_name(), state=State.ACTIVE)]
     return indexes
@@ -51,7 +53,7 @@ def embedding_index_create(*, model_name: str, state: str) -> EmbeddingIndex:
             f"Embedding model {model_name!r} now makes {dimensions}-dimension vectors, but "
             f"its stored index has {index.dimensions}. Run `manage.py reembed --force`."
         )
-    _create_hnsw(index)
+    hnsw_create(index)
     return index
 
 
@@ -64,7 +66,9 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
 
 
-def _create_hnsw(index: EmbeddingIndex) -> None:
+def hnsw_create(index: EmbeddingIndex) -> None:
+    """The index's own HNSW index, unless it exists (benchmarks/retrieval.py builds it
+    again after a bulk load)."""
     # A partial index per model on a dimension cast: pgvector can only index vectors of
     # one fixed dimension, and the column holds every model's. Queries repeat the cast and
     # the model filter (selectors.py) so the planner uses it.
@@ -86,8 +90,6 @@ def embedding_index_build(*, model_name: str, force: bool = False) -> tuple[Embe
     the ids of the articles queued. The caller commits; the tasks run after that.
 
     Another model's unfinished build is abandoned: only one switch at a time."""
-    from knowledge.tasks import embed_article
-
     active = EmbeddingIndex.objects.filter(state=State.ACTIVE).first()
     state = State.ACTIVE if active is None or active.model_name == model_name else State.BUILDING
     for other in EmbeddingIndex.objects.filter(state=State.BUILDING).exclude(model_name=model_name):
@@ -97,7 +99,7 @@ def embedding_index_build(*, model_name: str, force: bool = False) -> tuple[Embe
         ArticleEmbedding.objects.filter(index=index).update(content_hash="")
     queued = stale_articles(index=index)
     for article_id in queued:
-        transaction.on_commit(lambda a=article_id: embed_article.delay(a, index.pk))
+        task_on_commit(EMBED_ARTICLE, article_id, index.pk)
     if not queued and index.state == State.BUILDING:
         transaction.on_commit(lambda: embedding_index_activate_if_complete(index_id=index.pk))
     return index, queued
@@ -108,8 +110,6 @@ def stale_articles(*, index: EmbeddingIndex) -> list[int]:
 
     Articles held back for review are not counted: they are embedded when approved, and
     must not keep a new model's index from ever becoming active."""
-    from knowledge.services import embedding_pipeline
-
     pipeline = embedding_pipeline(index.model_name)
     hashes = dict(index.article_embeddings.values_list("article_id", "content_hash"))
     articles = Article.objects.exclude(status=Article.Status.FLAGGED).only("pk", "title", "body")
@@ -127,8 +127,6 @@ def embedding_index_activate_if_complete(*, index_id: int) -> bool:
 
     One transaction retires the old index and activates the new, so every question is
     answered from one complete index or the other. Safe to call any number of times."""
-    from knowledge.tasks import purge_index
-
     with transaction.atomic():
         index = EmbeddingIndex.objects.select_for_update().filter(pk=index_id).first()
         if index is None or index.state != State.BUILDING:
@@ -144,11 +142,7 @@ def embedding_index_activate_if_complete(*, index_id: int) -> bool:
         index.save(update_fields=["state", "activated_at"])
         _show_index_on_articles(index)
         for o in old:
-            transaction.on_commit(
-                lambda pk=o.pk: purge_index.apply_async(
-                    (pk,), countdown=settings.REEMBED_GRACE_SECONDS
-                )
-            )
+            task_on_commit(PURGE_INDEX, o.pk, countdown=settings.REEMBED_GRACE_SECONDS)
     logger.info("Embedding index %s is now active", index.model_name)
     return True
 
@@ -164,14 +158,10 @@ def _show_index_on_articles(index: EmbeddingIndex) -> None:
 
 
 def _retire(index: EmbeddingIndex) -> None:
-    from knowledge.tasks import purge_index
-
     EmbeddingIndex.objects.filter(pk=index.pk).update(
         state=State.RETIRED, retired_at=timezone.now()
     )
-    transaction.on_commit(
-        lambda: purge_index.apply_async((index.pk,), countdown=settings.REEMBED_GRACE_SECONDS)
-    )
+    task_on_commit(PURGE_INDEX, index.pk, countdown=settings.REEMBED_GRACE_SECONDS)
 
 
 def embedding_index_purge(*, index_id: int) -> bool:
@@ -181,7 +171,7 @@ def embedding_index_purge(*, index_id: int) -> bool:
         return False
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # as in _create_hnsw
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # as in hnsw_create
             cursor.execute(f"DROP INDEX IF EXISTS {index.index_name()}")
         index.delete()  # cascades to its chunks and article rows
     return True
@@ -191,7 +181,7 @@ def embeddings_warm_up() -> None:
     """Load, at process start, every model that serves or builds an index, and check each
     against its stored vectors: a mismatch fails here, not at the first question."""
     names = {embeddings.model_name()}
-    indexes = list(EmbeddingIndex.objects.exclude(state=State.RETIRED))
+    indexes = live_indexes()
     for index in indexes:
         if embeddings.dimension(index.model_name) != index.dimensions:
             raise ImproperlyConfigured(

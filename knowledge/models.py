@@ -150,7 +150,7 @@ class Chunk(models.Model):
     text = models.TextField()
     # No fixed dimension: indexes of different models live side by side. Each index has
     # its own partial HNSW index on `embedding::vector(<its dimensions>)`, created by
-    # knowledge.services.embedding_index_create, which every query matches.
+    # knowledge.indexes.hnsw_create, which every query matches.
     embedding = VectorField()
     # Kept by Postgres itself, so no code path can forget to update it.
     search_vector = models.GeneratedField(

@@ -8,7 +8,7 @@ help article has no business giving the assistant orders: the service holds such
 article back until an editor has looked (knowledge.services.article_screen).
 
 Every finding is recorded, so the admin can show editors what was removed and why.
-Changing what is removed changes what is embedded: bump CHUNKER_VERSION (services.py) so
+Changing what is removed changes what is embedded: bump CHUNKER_VERSION (chunking.py) so
 every article goes through the new rules.
 """
 
@@ -16,6 +16,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+from core.text import INVISIBLE, strip_invisible
 
 # Findings of this kind hold an article back; the others are informational.
 ADDRESSES_ASSISTANT = "addresses_assistant"
@@ -25,11 +27,6 @@ INVISIBLE_CHARACTERS = "invisible_characters"
 
 EXCERPT_CHARS = 160
 
-# Zero-width characters, bidi embeddings/overrides/isolates, word joiners and invisible
-# operators, the BOM, and the Unicode tag block (which can spell out hidden ASCII).
-INVISIBLE = re.compile(
-    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
-)
 COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 # Elements whose content is never read as text: code, styles, inert templates.
 NEVER_TEXT = ["script", "style", "template", "noscript"]
@@ -169,7 +166,7 @@ def sanitise(text: str) -> Sanitised:
     """The text of an article body (Markdown or plain) as it may be embedded."""
     findings: list[Finding] = []
     # Invisible characters first: inside a word they would hide it from the rules below.
-    text = strip_invisible(text, findings)
+    text = strip_invisible_noted(text, findings)
     text = _strip_pattern(text, COMMENT, HTML_COMMENT, findings)
     text = _strip_never_text(text, findings)
     text = _strip_hidden_elements(text, findings)
@@ -177,11 +174,12 @@ def sanitise(text: str) -> Sanitised:
     return Sanitised(re.sub(r"\n{3,}", "\n\n", text).strip(), findings)
 
 
-def strip_invisible(text: str, findings: list[Finding]) -> str:
+def strip_invisible_noted(text: str, findings: list[Finding]) -> str:
+    """core.text.strip_invisible, noting in `findings` how many were removed."""
     count = len(INVISIBLE.findall(text))
     if count:
         findings.append(Finding(INVISIBLE_CHARACTERS, f"{count} removed"))
-    return INVISIBLE.sub("", text)
+    return strip_invisible(text)
 
 
 def hidden_text_findings(kind: str, text: str) -> list[Finding]:

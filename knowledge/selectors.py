@@ -99,20 +99,33 @@ SELECT (SELECT count(*) FROM knowledge_chunk WHERE index_id = %(index_id)s),
 """
 
 
-# What a process has read about the KB, with when: see kept_a_while.
-_kept: dict[tuple, tuple[float, object]] = {}
+class Kept:
+    """What a process has read about the KB, by (database, *key), with when: values read
+    once and then kept RETRIEVAL_COMMON_WORDS_SECONDS, because what they say changes
+    slowly, and a search that read them every time would pay for it on every question."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple, tuple[float, object]] = {}
+
+    def get(self, key: tuple, read):
+        """`read()`'s value, read again once it is older than RETRIEVAL_COMMON_WORDS_SECONDS."""
+        key = (connection.settings_dict["NAME"], *key)
+        read_at, value = self._values.get(key, (float("-inf"), None))
+        if time.monotonic() - read_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
+            value = read()
+            self._values[key] = (time.monotonic(), value)
+        return value
+
+    def clear(self) -> None:
+        self._values.clear()
 
 
-def kept_a_while(key: tuple, read):
-    """`read()`'s value, read once per process and database and then kept
-    RETRIEVAL_COMMON_WORDS_SECONDS: what it reads changes slowly, and a search that read
-    it every time would pay for it on every question."""
-    key = (connection.settings_dict["NAME"], *key)
-    read_at, value = _kept.get(key, (float("-inf"), None))
-    if time.monotonic() - read_at > settings.RETRIEVAL_COMMON_WORDS_SECONDS:
-        value = read()
-        _kept[key] = (time.monotonic(), value)
-    return value
+_kept = Kept()
+
+
+def kept() -> Kept:
+    """The process's kept reads."""
+    return _kept
 
 
 def common_lexemes(*, max_matches: int) -> list[str]:
@@ -126,7 +139,7 @@ def common_lexemes(*, max_matches: int) -> list[str]:
             cursor.execute(COMMON_LEXEMES_SQL, {"max_matches": max_matches})
             return [lexeme for (lexeme,) in cursor.fetchall()]
 
-    return kept_a_while(("common words", max_matches), read)
+    return _kept.get(("common words", max_matches), read)
 
 
 def index_size(*, index: EmbeddingIndex) -> tuple[int, float]:
@@ -140,7 +153,7 @@ def index_size(*, index: EmbeddingIndex) -> tuple[int, float]:
             count, average = cursor.fetchone()
         return int(count), float(average) or 1.0
 
-    return kept_a_while(("index size", index.pk), read)
+    return _kept.get(("index size", index.pk), read)
 
 
 @dataclass
@@ -167,6 +180,14 @@ def serving_index() -> EmbeddingIndex | None:
 
 async def aserving_index() -> EmbeddingIndex | None:
     return await EmbeddingIndex.objects.filter(state=EmbeddingIndex.State.ACTIVE).afirst()
+
+
+def live_indexes() -> list[EmbeddingIndex]:
+    """The indexes new vectors go to: the active one first, then one being built. None
+    before anything is embedded (indexes.live_indexes_ensure creates the first)."""
+    return list(
+        EmbeddingIndex.objects.exclude(state=EmbeddingIndex.State.RETIRED).order_by("state")
+    )
 
 
 def chunk_search(*, embedding: list[float], limit: int, index: EmbeddingIndex) -> list[Chunk]:

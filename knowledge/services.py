@@ -4,16 +4,15 @@ import logging
 from datetime import timedelta
 from pathlib import Path, PurePath
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from knowledge import embeddings
-from knowledge.chunking import chunk_markdown
+from knowledge.chunking import article_chunks, embedding_pipeline
+from knowledge.enqueue import EMBED_ARTICLE, task_on_commit
 from knowledge.extract import Extracted, ExtractionError, extract
-from knowledge.indexes import embedding_index_activate_if_complete, live_indexes
+from knowledge.indexes import embedding_index_activate_if_complete, live_indexes_ensure
 from knowledge.models import Article, ArticleEmbedding, Chunk, EmbeddingIndex
 from knowledge.sanitise import (
     ADDRESSES_ASSISTANT,
@@ -22,20 +21,10 @@ from knowledge.sanitise import (
     as_flags,
     excerpt,
     sanitise,
-    strip_invisible,
+    strip_invisible_noted,
 )
 
 logger = logging.getLogger(__name__)
-OVERLAP_TOKENS = 30
-# Bump when chunking changes in a way that should re-embed every article.
-# 3: only sanitised text is embedded (knowledge/sanitise.py).
-# 4: the prompt's own fences (</context>, <question>) in article text hold it back.
-CHUNKER_VERSION = 4
-
-
-def embedding_pipeline(model: str) -> str:
-    """What produces an article's chunks: part of their hash, so a change re-embeds."""
-    return f"{model}|{settings.CHUNK_MAX_TOKENS}|{CHUNKER_VERSION}"
 
 
 def article_embed(*, article_id: int, index_id: int | None = None) -> bool:
@@ -44,7 +33,7 @@ def article_embed(*, article_id: int, index_id: int | None = None) -> bool:
 
     Safe to run twice: an index whose stored hash matches the article is skipped. An
     article held back for review (article_screen) is embedded nowhere."""
-    indexes = live_indexes()
+    indexes = live_indexes_ensure()
     if index_id is not None:
         indexes = [i for i in indexes if i.pk == index_id]
     article = Article.objects.filter(pk=article_id).first()
@@ -71,7 +60,7 @@ def _embed_into(article_id: int, index: EmbeddingIndex) -> bool:
             )
         return False
     try:
-        chunks = _build_chunks(article, model=index.model_name)
+        chunks = article_chunks(article, model=index.model_name)
     except Exception as exc:  # the editor sees why in the admin; the worker keeps going
         logger.exception("Embedding article %s with %s failed", article_id, index.model_name)
         Article.objects.filter(pk=article_id).update(
@@ -144,7 +133,7 @@ def article_screen(*, article: Article) -> bool:
 
 def _title_flags(title: str) -> list[dict[str, str]]:
     findings: list[Finding] = []
-    title = strip_invisible(title, findings)
+    title = strip_invisible_noted(title, findings)
     # A title cannot lose a sentence; it holds the article back until renamed or approved.
     if addresses_assistant(title):
         findings.append(Finding(ADDRESSES_ASSISTANT, excerpt(title)))
@@ -162,50 +151,15 @@ def article_approve(*, article: Article) -> None:
     article_schedule_embedding(article=article)
 
 
-def _build_chunks(article: Article, *, model: str = "") -> list[Chunk]:
-    # Only sanitised text reaches the embedder (knowledge/sanitise.py), whatever the path:
-    # admin, bulk upload, ingest_kb, reembed. The stored body stays as the editor wrote it.
-    article = Article(
-        pk=article.pk, title=strip_invisible(article.title, []), body=sanitise(article.body).text
-    )
-    tokenizer = embeddings.tokenizer(model)
-
-    def count(text: str) -> int:
-        return len(tokenizer.tokenize(text))
-
-    def reserve(heading: str) -> int:
-        # embedding_text() adds the title and heading; the overlap is carried in; and the
-        # model adds two special tokens. All of it must fit in what the model reads.
-        return count(Chunk.embedding_head(article.title, heading)) + OVERLAP_TOKENS + 4
-
-    max_tokens = min(settings.CHUNK_MAX_TOKENS, embeddings.max_sequence_length(model))
-    drafts = chunk_markdown(
-        article.body,
-        max_tokens=max_tokens,
-        overlap_tokens=OVERLAP_TOKENS,
-        count=count,
-        reserve=reserve,
-    )
-    chunks = [
-        Chunk(article=article, heading=d.heading, anchor=d.anchor, text=d.text) for d in drafts
-    ]
-    vectors = embeddings.embed_documents([c.embedding_text() for c in chunks], model=model)
-    for chunk, vector in zip(chunks, vectors, strict=True):
-        chunk.embedding = vector
-    return chunks
-
-
 def article_schedule_embedding(*, article: Article) -> None:
     """Enqueue the article's embedding once the transaction commits, unless every live
     index already holds its current text. The list shows it pending meanwhile, or held
     back for review when its text addresses the assistant."""
-    from knowledge.tasks import embed_article
-
     if article_screen(article=article):
         return  # until an editor uses "Approve and embed"
     stale = [
         index
-        for index in live_indexes()
+        for index in live_indexes_ensure()
         if not _is_current(
             article, index, article.compute_hash(pipeline=embedding_pipeline(index.model_name))
         )
@@ -218,7 +172,7 @@ def article_schedule_embedding(*, article: Article) -> None:
     if any(index.state == EmbeddingIndex.State.ACTIVE for index in stale):
         queued |= {"status": Article.Status.PENDING, "error": ""}
     Article.objects.filter(pk=article.pk).update(**queued)
-    embed_article.delay_on_commit(article.pk)
+    task_on_commit(EMBED_ARTICLE, article.pk)
 
 
 def stale_requeue(*, model, status: str, queued_field: str, older_than: timedelta, enqueue) -> int:
@@ -243,14 +197,12 @@ def stale_requeue(*, model, status: str, queued_field: str, older_than: timedelt
 def article_requeue_stale(*, older_than: timedelta) -> int:
     """Enqueue again the embedding of articles still pending long after it was queued
     (the task is idempotent: a content hash). Returns how many were requeued."""
-    from knowledge.tasks import embed_article
-
     requeued = stale_requeue(
         model=Article,
         status=Article.Status.PENDING,
         queued_field="embedding_queued_at",
         older_than=older_than,
-        enqueue=embed_article.delay_on_commit,
+        enqueue=lambda pk: task_on_commit(EMBED_ARTICLE, pk),
     )
     if requeued:
         logger.warning("Requeued the embedding of %d article(s) pending too long", requeued)

@@ -24,6 +24,7 @@ from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from knowledge.enqueue import PROCESS_UPLOAD_FILE, task_on_commit
 from knowledge.extract import SUPPORTED, ExtractionError, extract
 from knowledge.models import Article, Upload, UploadFile
 from knowledge.services import (
@@ -85,11 +86,10 @@ def upload_limits_problems(*, files: list[tuple[str, int]]) -> list[str]:
 
 
 def _queue(upload_file_id: int) -> None:
-    from knowledge.tasks import process_upload_file
-
     # Celery sends the time limits in the message, so they are read here, when queued.
-    process_upload_file.apply_async_on_commit(
-        (upload_file_id,),
+    task_on_commit(
+        PROCESS_UPLOAD_FILE,
+        upload_file_id,
         soft_time_limit=settings.KB_EXTRACT_SOFT_TIME_LIMIT,
         time_limit=settings.KB_EXTRACT_TIME_LIMIT,
     )

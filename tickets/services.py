@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from chat.models import Conversation, Message
 from chat.services import agent_message_push
-from core.queue import task_enqueue_on_commit
+from core.queue import task_on_commit
 from tickets.models import ReplyEmail, Ticket, TicketChange, TicketNote, new_ticket_number
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def reply_email_queue(*, ticket: Ticket, message: Message) -> ReplyEmail:
     """Queue the email of an agent's reply: a row that records its status, and a task,
     enqueued when the reply commits, that sends it and retries through an outage."""
     reply_email = ReplyEmail.objects.create(ticket=ticket, message=message)
-    task_enqueue_on_commit("tickets.tasks.send_reply_email", reply_email.pk)
+    task_on_commit("tickets.tasks.send_reply_email", reply_email.pk)
     return reply_email
 
 

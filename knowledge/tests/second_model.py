@@ -19,7 +19,7 @@ DIMENSIONS = 256
 
 
 def build(path: Path, *, dimensions: int = DIMENSIONS, seed: int = 7) -> str:
-    source = Path(embeddings._model_path(embeddings.DEFAULT_MODEL))
+    source = Path(embeddings.model_path(embeddings.DEFAULT_MODEL))
     shutil.copytree(source, path, ignore=shutil.ignore_patterns("modules.json", "README.md"))
     generator = torch.Generator().manual_seed(seed)
     # Orthonormal rows (QR of a Gaussian matrix) keep cosine similarities close.

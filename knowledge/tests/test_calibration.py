@@ -5,7 +5,7 @@ import pytest
 
 from knowledge import calibration
 from knowledge.embeddings import embed_query
-from knowledge.retrieval import min_similarity, retrieve
+from knowledge.retrieval import embed, min_similarity, query_for, retrieve
 from knowledge.selectors import chunk_search, serving_index
 from knowledge.tests import second_model
 
@@ -35,11 +35,15 @@ def test_a_set_threshold_overrides_the_derived_one(demo_kb, settings):
 
 def test_with_nothing_embedded_everything_is_refused(db):
     assert min_similarity() == 1.0
-    assert retrieve(question="How do I reset my password?", history=[]).refused
+    assert retrieve(embedded=embed(query_for(question="How do I reset my password?"))).refused
 
 
 def test_an_off_topic_question_after_an_answered_one_is_refused(demo_kb):
-    found = retrieve(question="what's the capital of france?", history=TWO_FA)
+    found = retrieve(
+        embedded=embed(
+            query_for(question="what's the capital of france?", previous=TWO_FA[-1]["user"])
+        )
+    )
     # Searched with the 2FA question in front, it finds the 2FA article...
     assert found.chunks[0].article.slug == "two-factor-authentication"
     # ...but that is the earlier question's evidence, not this one's.
@@ -47,7 +51,11 @@ def test_an_off_topic_question_after_an_answered_one_is_refused(demo_kb):
 
 
 def test_a_real_follow_up_still_borrows_the_earlier_question(demo_kb):
-    found = retrieve(question="and what if my phone gets stolen?", history=TWO_FA)
+    found = retrieve(
+        embedded=embed(
+            query_for(question="and what if my phone gets stolen?", previous=TWO_FA[-1]["user"])
+        )
+    )
     assert found.chunks[0].article.slug == "two-factor-authentication"
     assert not found.refused
 
@@ -83,17 +91,17 @@ def test_an_expired_threshold_answers_at_once_and_is_refreshed_on_a_thread(demo_
 
     index = serving_index()
     fresh = min_similarity()
-    key = next(iter(calibration._calibrations))
-    stale = calibration.Calibration(0.99, calibration._calibrations[key][1].kept)
-    calibration._calibrations[key] = (0.0, stale)  # computed long ago, and since then wrong
+    kept = calibration.calibrations()
+    stale = calibration.Calibration(0.99, kept.known(index).kept)
+    kept.keep(index, stale, computed_at=0.0)  # computed long ago, and since then wrong
     settings.RETRIEVAL_COMMON_WORDS_SECONDS = 0
 
     assert calibration.min_similarity(index) == 0.99  # no question waits for the refresh
     deadline = time.monotonic() + 30
-    while calibration._calibrations[key][1] is stale and time.monotonic() < deadline:
+    while kept.known(index) is stale and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert calibration._calibrations[key][1].threshold == pytest.approx(fresh)
-    while calibration._refreshing and time.monotonic() < deadline:
+    assert kept.known(index).threshold == pytest.approx(fresh)
+    while kept.refreshing() and time.monotonic() < deadline:
         time.sleep(0.05)  # its connection closed before the test's tables are flushed
 
 
@@ -107,7 +115,7 @@ def test_a_probe_the_kb_really_answers_does_not_raise_the_bar(demo_kb):
         b"for a hard-boiled egg, boil it for 10 minutes, then cool it in cold water.\n",
     )
     article_embed(article_id=article.pk)
-    calibration._calibrations.clear()
+    calibration.calibrations().clear()
 
     # The egg probe now finds its article, far closer than any other probe comes...
     nearest = [
@@ -118,7 +126,7 @@ def test_a_probe_the_kb_really_answers_does_not_raise_the_bar(demo_kb):
     # ...and is left out: the threshold is what the other probes say, and the question is
     # answered, not taken for small talk.
     assert min_similarity() == pytest.approx(before, abs=0.02)
-    found = retrieve(question="how long should I boil an egg", history=[])
+    found = retrieve(embedded=embed(query_for(question="how long should I boil an egg")))
     assert found.chunks[0].article.slug == "boiling-eggs"
     assert not found.refused
 

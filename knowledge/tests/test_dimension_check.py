@@ -6,14 +6,20 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from knowledge import embeddings
-from knowledge.indexes import embeddings_warm_up, live_indexes
+from knowledge.indexes import embeddings_warm_up, live_indexes_ensure
 from knowledge.models import EmbeddingIndex
+from knowledge.selectors import live_indexes
 
 pytestmark = pytest.mark.django_db
 
 
+def test_nothing_is_created_by_reading_the_live_indexes():
+    assert live_indexes() == []
+    assert not EmbeddingIndex.objects.exists()
+
+
 def test_the_first_index_takes_its_dimension_from_the_model():
-    index = live_indexes()[0]
+    index = live_indexes_ensure()[0]
 
     assert index.model_name == embeddings.model_name()
     assert index.dimensions == embeddings.dimension() == 384
@@ -21,13 +27,13 @@ def test_the_first_index_takes_its_dimension_from_the_model():
 
 
 def test_it_passes_when_the_stored_dimension_matches():
-    live_indexes()
+    live_indexes_ensure()
     embeddings_warm_up()
 
 
 @pytest.mark.parametrize("dimensions", [768, 1024, 256])
 def test_it_fails_clearly_when_the_stored_dimension_differs(dimensions):
-    index = live_indexes()[0]
+    index = live_indexes_ensure()[0]
     EmbeddingIndex.objects.filter(pk=index.pk).update(dimensions=dimensions)
 
     with pytest.raises(ImproperlyConfigured) as caught:
@@ -41,8 +47,8 @@ def test_it_fails_clearly_when_the_stored_dimension_differs(dimensions):
 
 
 def test_a_changed_model_without_reembed_warns_and_keeps_the_old_one(settings, caplog):
-    live_indexes()
-    settings.EMBEDDING_MODEL = embeddings._model_path(embeddings.DEFAULT_MODEL)
+    live_indexes_ensure()
+    settings.EMBEDDING_MODEL = embeddings.model_path(embeddings.DEFAULT_MODEL)
 
     with caplog.at_level(logging.WARNING):
         embeddings_warm_up()

@@ -3,9 +3,10 @@
 import pytest
 
 from knowledge import embeddings
+from knowledge.chunking import embedding_pipeline
 from knowledge.indexes import stale_articles
 from knowledge.models import Article, ArticleEmbedding, Chunk, EmbeddingIndex
-from knowledge.services import article_embed, article_schedule_embedding, embedding_pipeline
+from knowledge.services import article_embed, article_schedule_embedding
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import transaction
 
-from knowledge.indexes import live_indexes, stale_articles
+from knowledge.indexes import live_indexes_ensure, stale_articles
 from knowledge.models import Article, Chunk, UploadFile
-from knowledge.retrieval import retrieve
+from knowledge.retrieval import embed, query_for, retrieve
 from knowledge.services import article_embed, article_schedule_embedding
 from knowledge.tasks import embed_article
 from knowledge.tests.conftest import wait_for
@@ -39,7 +39,7 @@ def form_data(article: Article, **fields) -> dict:
 
 
 def slugs(mode: str = "hybrid") -> set[str]:
-    found = retrieve(question=QUESTION, history=[], mode=mode, limit=10)
+    found = retrieve(embedded=embed(query_for(question=QUESTION)), mode=mode, limit=10)
     return {c.article.slug for c in found.chunks}
 
 
@@ -102,7 +102,10 @@ def test_an_edit_that_addresses_the_assistant_leaves_answers_until_approved(
     # Its old chunks are still stored, but a held-back article answers nothing.
     assert Chunk.objects.filter(article=article).exists()
     assert "pausing" not in slugs("hybrid") and "pausing" not in slugs("dense")
-    assert len(retrieve(question=QUESTION, history=[], mode="dense", limit=10).chunks) == 10
+    assert (
+        len(retrieve(embedded=embed(query_for(question=QUESTION)), mode="dense", limit=10).chunks)
+        == 10
+    )
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = approve(admin_client, article)
@@ -271,7 +274,7 @@ def test_finding_excerpts_are_escaped_in_the_admin(admin_client):
 
 @pytest.mark.django_db
 def test_a_held_back_article_does_not_keep_an_index_from_completing():
-    index = live_indexes()[0]
+    index = live_indexes_ensure()[0]
     held = make_article(f"{PAUSING}\n\n{INJECTION}")
     article_schedule_embedding(article=held)
     clean = make_article(slug="clean", title="Clean")

@@ -1,5 +1,5 @@
 from knowledge.embeddings import embed_query
-from knowledge.retrieval import retrieval_query, retrieve
+from knowledge.retrieval import Query, embed, query_for, retrieve
 from knowledge.selectors import (
     COMMON_LEXEMES_SQL,
     chunk_search,
@@ -27,17 +27,29 @@ def test_hybrid_search_returns_ranked_chunks_with_their_articles(demo_kb):
 
 
 def test_a_follow_up_is_searched_with_the_previous_question(demo_kb):
-    history = [{"user": "How do I set up two-factor authentication?", "assistant": "…"}]
-    query = retrieval_query(question="And what if I lose my phone?", history=history)
-    assert query == "How do I set up two-factor authentication? And what if I lose my phone?"
+    previous, question = (
+        "How do I set up two-factor authentication?",
+        "And what if I lose my phone?",
+    )
+    query = query_for(question=question, previous=previous)
+    assert query == Query(question, f"{previous} {question}")
 
-    found = retrieve(question="And what if I lose my phone?", history=history)
+    found = retrieve(embedded=embed(query))
     assert found.chunks[0].article.slug == "two-factor-authentication"
     assert not found.refused
 
 
+def test_a_first_question_is_searched_with_its_own_words():
+    assert query_for(question="Refund?") == Query("Refund?", "Refund?")
+
+
+def test_with_the_rewrite_off_a_follow_up_is_searched_alone():
+    query = query_for(question="And if I lose it?", previous="My phone?", rewrite=False)
+    assert query.text == "And if I lose it?"
+
+
 def test_an_off_topic_question_is_refused(demo_kb):
-    found = retrieve(question="What's the weather in Paris tomorrow?", history=[])
+    found = retrieve(embedded=embed(query_for(question="What's the weather in Paris tomorrow?")))
     assert found.refused
 
 
@@ -81,7 +93,7 @@ def test_the_common_words_are_read_once_per_process_until_they_expire(demo_kb, s
 
     from knowledge import selectors
 
-    selectors._kept.clear()
+    selectors.kept().clear()
     with CaptureQueriesContext(connection) as first:
         assert common_lexemes(max_matches=1000) == []
     with CaptureQueriesContext(connection) as again:

@@ -21,11 +21,12 @@ def export_dir(tmp_path_factory):
 def fresh_sessions(settings):
     """The in-process path, with no session made yet; the process's own put back after."""
     settings.EMBEDDING_QUERY_PROCESS = False
-    saved = dict(embeddings._sessions)
-    embeddings._sessions.clear()
+    sessions = embeddings.onnx_sessions()
+    saved = dict(sessions)
+    sessions.clear()
     yield settings
-    embeddings._sessions.clear()
-    embeddings._sessions.update(saved)
+    sessions.clear()
+    sessions.update(saved)
 
 
 def test_it_gives_torchs_vectors_for_questions_of_different_lengths_in_one_batch(export_dir):
@@ -68,7 +69,7 @@ def test_questions_go_through_torch_when_the_export_cannot_be_written(
     with caplog.at_level(logging.WARNING, logger="knowledge.embeddings"):
         vector = embeddings.embed_query("How do I reset my password?")
 
-    assert embeddings._sessions == {embeddings.model_name(): None}
+    assert embeddings.onnx_sessions() == {embeddings.model_name(): None}
     assert "embedded with torch, not ONNX Runtime" in caplog.text
     assert_same_vector(vector, model_vector("How do I reset my password?"))
 
@@ -79,7 +80,7 @@ def test_with_onnx_turned_off_nothing_is_exported(tmp_path, fresh_sessions):
 
     embeddings.embed_query("How do I reset my password?")
 
-    assert embeddings._sessions == {embeddings.model_name(): None}
+    assert embeddings.onnx_sessions() == {embeddings.model_name(): None}
     assert list(tmp_path.iterdir()) == []
 
 
@@ -88,7 +89,7 @@ def test_the_in_process_path_uses_the_onnx_session(export_dir, fresh_sessions):
 
     vector = embeddings.embed_query("Where do I download my invoices?")
 
-    assert embeddings._sessions[embeddings.model_name()] is not None
+    assert embeddings.onnx_sessions()[embeddings.model_name()] is not None
     assert_same_vector(vector, model_vector("Where do I download my invoices?"))
 
 
@@ -99,8 +100,8 @@ def test_the_embedding_process_exports_and_uses_the_model_on_its_first_question(
     try:
         vector = batcher.submit("Is my data encrypted at rest?", "").result(timeout=120)
     finally:
-        if batcher._child is not None:
-            batcher._child.stop()
+        if batcher.child is not None:
+            batcher.child.stop()
 
     assert len(list(tmp_path.glob("*.onnx"))) == 1
     assert_same_vector(vector, model_vector("Is my data encrypted at rest?"))

@@ -2,13 +2,13 @@ import pytest
 
 from knowledge.embeddings import embed_query
 from knowledge.models import Article
-from knowledge.retrieval import retrieve
+from knowledge.retrieval import embed, query_for, retrieve
 
 QUESTION = "I forgot my password and can't sign in"
 
 
 def _slugs(mode: str) -> set[str]:
-    found = retrieve(question=QUESTION, history=[], mode=mode, limit=10)
+    found = retrieve(embedded=embed(query_for(question=QUESTION)), mode=mode, limit=10)
     return {c.article.slug for c in found.chunks}
 
 
@@ -22,7 +22,10 @@ def test_unpublishing_removes_an_article_from_answers_at_once(demo_kb, admin_cli
     )
     assert "reset-password" not in _slugs(mode)
     # Still ten results: the HNSW scan keeps going past the filtered-out chunks.
-    assert len(retrieve(question=QUESTION, history=[], mode=mode, limit=10).chunks) == 10
+    assert (
+        len(retrieve(embedded=embed(query_for(question=QUESTION)), mode=mode, limit=10).chunks)
+        == 10
+    )
 
     admin_client.post(
         "/admin/knowledge/article/", {"action": "publish", "_selected_action": [article.pk]}

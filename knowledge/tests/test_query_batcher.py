@@ -13,6 +13,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from knowledge import embeddings
+from knowledge.embeddings.child import Child, read_message, write_message
 from knowledge.tests import second_model
 
 # Distinct questions, so a vector handed to the wrong caller cannot pass for the right one.
@@ -61,11 +62,11 @@ def in_a_child_process(settings):
 
 
 @pytest.fixture
-def running_child() -> embeddings._Child:
+def running_child() -> Child:
     """The batcher's embedding process, started by a first question if none runs yet."""
     embeddings.embed_query("warm up")
-    assert embeddings._queries._child is not None
-    return embeddings._queries._child
+    assert embeddings.query_batcher().child is not None
+    return embeddings.query_batcher().child
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +118,7 @@ def test_a_killed_embedding_process_is_replaced(running_child):
     vector = embeddings.embed_query(QUESTIONS[0])
 
     assert_same_vector(vector, model_vector(QUESTIONS[0]))
-    replacement = embeddings._queries._child
+    replacement = embeddings.query_batcher().child
     assert replacement is not None and replacement.proc.pid != running_child.proc.pid
     assert replacement.proc.poll() is None
 
@@ -134,7 +135,7 @@ def test_a_stuck_embedding_process_is_replaced_after_its_time_limit(running_chil
             os.kill(running_child.proc.pid, signal.SIGCONT)
 
     assert_same_vector(vector, model_vector(QUESTIONS[1]))
-    assert embeddings._queries._child.proc.pid != running_child.proc.pid
+    assert embeddings.query_batcher().child.proc.pid != running_child.proc.pid
     assert running_child.proc.poll() is not None  # the stuck one was killed
 
 
@@ -148,15 +149,15 @@ async def test_questions_waiting_when_the_process_is_killed_are_still_answered(r
     for got, text in zip(vectors, LONG_QUESTIONS, strict=True):
         assert_same_vector(got, model_vector(text))
     embeddings.embed_query("and the next customer")  # replaced now if it was not yet
-    assert embeddings._queries._child.proc.pid != running_child.proc.pid
+    assert embeddings.query_batcher().child.proc.pid != running_child.proc.pid
 
 
 def test_a_process_killed_halfway_through_a_reply_reads_as_a_dead_process():
-    child = embeddings._Child(1, embeddings._onnx_dir())
+    child = Child(1, embeddings.onnx_dir())
     try:
-        path = embeddings._model_path(embeddings.DEFAULT_MODEL)
+        path = embeddings.model_path(embeddings.DEFAULT_MODEL)
         # 64 vectors pickle to ~220 KB: the child blocks writing once the pipe is full.
-        embeddings._write(child.proc.stdin, (path, [f"question {n}" for n in range(64)]))
+        write_message(child.proc.stdin, (path, [f"question {n}" for n in range(64)]))
         readable, _, _ = select.select([child.proc.stdout], [], [], 120)
         assert readable, "the child never replied"
         time.sleep(0.3)  # let it fill the pipe and block in write()
@@ -164,21 +165,21 @@ def test_a_process_killed_halfway_through_a_reply_reads_as_a_dead_process():
         child.proc.wait()
 
         with pytest.raises(OSError):
-            embeddings._read(child.proc.stdout)
+            read_message(child.proc.stdout)
     finally:
         child.stop()
 
 
 def test_a_model_that_cannot_load_fails_with_a_clear_error(running_child):
-    thread = embeddings._queries._thread
+    thread = embeddings.query_batcher().thread
 
     with pytest.raises(ImproperlyConfigured, match="/nonexistent"):
         embeddings.embed_query(QUESTIONS[0], model="/nonexistent")
 
     # The thread that raised it for the caller is still the one answering everyone else.
-    assert embeddings._queries._thread is thread and thread.is_alive()
+    assert embeddings.query_batcher().thread is thread and thread.is_alive()
     assert_same_vector(embeddings.embed_query(QUESTIONS[0]), model_vector(QUESTIONS[0]))
-    assert embeddings._queries._child is running_child  # the process was never the problem
+    assert embeddings.query_batcher().child is running_child  # the process was never the problem
 
 
 async def test_a_bad_model_fails_only_its_own_questions_in_a_shared_batch():
@@ -196,7 +197,7 @@ async def test_a_bad_model_fails_only_its_own_questions_in_a_shared_batch():
 
 
 async def test_a_cancelled_question_does_not_break_the_batcher(running_child):
-    thread = embeddings._queries._thread
+    thread = embeddings.query_batcher().thread
     async with asyncio.timeout(180):
         # Keep the thread busy, so the cancelled question is still waiting in the queue.
         busy = [asyncio.ensure_future(embeddings.aembed_query(LONG)) for _ in range(8)]
@@ -212,7 +213,7 @@ async def test_a_cancelled_question_does_not_break_the_batcher(running_child):
 
     assert left.cancelled() and late.cancelled()
     assert_same_vector(after, model_vector(QUESTIONS[3]))
-    assert embeddings._queries._thread is thread and thread.is_alive()
+    assert embeddings.query_batcher().thread is thread and thread.is_alive()
 
 
 def test_the_in_process_path_gives_the_same_vectors(in_a_child_process):

@@ -12,10 +12,10 @@ from knowledge.indexes import (
     embedding_index_build,
     embedding_index_progress,
     embedding_index_purge,
-    live_indexes,
 )
 from knowledge.models import Article, Chunk, EmbeddingIndex
-from knowledge.retrieval import retrieve
+from knowledge.retrieval import embed, query_for, retrieve
+from knowledge.selectors import live_indexes
 from knowledge.services import article_embed
 from knowledge.tests import second_model
 from knowledge.tests.conftest import wait_for
@@ -48,7 +48,7 @@ class Prober(threading.Thread):
     def run(self):
         try:
             while not self.stop.is_set():
-                found = retrieve(question=QUESTION, history=[])
+                found = retrieve(embedded=embed(query_for(question=QUESTION)))
                 index = EmbeddingIndex.objects.filter(state=State.ACTIVE).first()
                 top = found.chunks[0].article.slug if found.chunks else ""
                 self.results.append((index.model_name if index else "", len(found.chunks), top))
@@ -104,7 +104,7 @@ def test_the_old_index_answers_until_the_new_one_is_complete(
 
     for article_id in queued[:-1]:
         article_embed(article_id=article_id, index_id=new.pk)
-        found = retrieve(question=QUESTION, history=[])
+        found = retrieve(embedded=embed(query_for(question=QUESTION)))
         assert found.chunks and all(c.index_id == old.pk for c in found.chunks)
     assert EmbeddingIndex.objects.get(pk=new.pk).state == State.BUILDING
 
@@ -114,7 +114,7 @@ def test_the_old_index_answers_until_the_new_one_is_complete(
     assert EmbeddingIndex.objects.get(pk=new.pk).state == State.ACTIVE
     assert EmbeddingIndex.objects.get(pk=old.pk).state == State.RETIRED
     assert len(purge) == 1  # the old vectors go after the grace period
-    found = retrieve(question=QUESTION, history=[])
+    found = retrieve(embedded=embed(query_for(question=QUESTION)))
     assert found.chunks[0].index_id == new.pk
     assert found.chunks[0].article.slug == "cancel-downgrade-and-refunds"
 

@@ -3,14 +3,16 @@ import logging
 import pytest
 
 from knowledge import embeddings
-from knowledge.retrieval import retrieve
+from knowledge.retrieval import embed, query_for, retrieve
 
 
 @pytest.fixture
-def fresh_reranker(monkeypatch):
-    # The reranker is loaded (or given up on) once per process; start from scratch.
-    monkeypatch.setattr(embeddings, "_reranker", None)
-    monkeypatch.setattr(embeddings, "_reranker_failed", False)
+def fresh_reranker():
+    # The reranker is loaded (or given up on) once per process; start from scratch, and
+    # leave none loaded from this test's RERANK_MODEL for the next.
+    embeddings.reranker().forget()
+    yield
+    embeddings.reranker().forget()
 
 
 def test_retrieval_works_without_a_reranker_and_says_so_once(
@@ -18,8 +20,12 @@ def test_retrieval_works_without_a_reranker_and_says_so_once(
 ):
     settings.RERANK_MODEL = "/nonexistent/cross-encoder"
     with caplog.at_level(logging.INFO, logger="knowledge.embeddings"):
-        first = retrieve(question="refund for an annual plan", history=[], mode="hybrid+rerank")
-        second = retrieve(question="reset my password", history=[], mode="hybrid+rerank")
+        first = retrieve(
+            embedded=embed(query_for(question="refund for an annual plan")), mode="hybrid+rerank"
+        )
+        second = retrieve(
+            embedded=embed(query_for(question="reset my password")), mode="hybrid+rerank"
+        )
 
     assert first.chunks[0].article.slug == "cancel-downgrade-and-refunds"
     assert second.chunks[0].article.slug == "reset-password"
@@ -32,7 +38,7 @@ def test_an_unset_reranker_is_reported_once_too(demo_kb, settings, fresh_reranke
     settings.RERANK_MODEL = ""
     with caplog.at_level(logging.INFO, logger="knowledge.embeddings"):
         for _ in range(3):
-            retrieve(question="invoices", history=[], mode="hybrid+rerank")
+            retrieve(embedded=embed(query_for(question="invoices")), mode="hybrid+rerank")
     assert len([r for r in caplog.records if "RERANK_MODEL is unset" in r.getMessage()]) == 1
 
 
@@ -45,7 +51,7 @@ def cross_encoder(tmp_path_factory) -> str:
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("models") / "cross-encoder"
-    model = CrossEncoder(embeddings._model_path(embeddings.DEFAULT_MODEL), num_labels=1)
+    model = CrossEncoder(embeddings.model_path(embeddings.DEFAULT_MODEL), num_labels=1)
     model.save(str(path))
     return str(path)
 
@@ -55,12 +61,12 @@ def test_customers_answers_are_reranked_when_a_cross_encoder_is_set(
 ):
     settings.RERANK_MODEL = cross_encoder
     # No mode: exactly how the chat calls it.
-    found = retrieve(question="How do I reset my password?", history=[])
+    found = retrieve(embedded=embed(query_for(question="How do I reset my password?")))
     assert found.reranked
-    assert embeddings.reranker() is not None
+    assert embeddings.reranker().model() is not None
     assert len(found.chunks) == settings.RETRIEVAL_TOP_K
 
 
 def test_without_a_cross_encoder_answers_are_not_reranked(demo_kb, settings, fresh_reranker):
     settings.RERANK_MODEL = ""
-    assert not retrieve(question="How do I reset my password?", history=[]).reranked
+    assert not retrieve(embedded=embed(query_for(question="How do I reset my password?"))).reranked

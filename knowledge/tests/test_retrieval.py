@@ -86,8 +86,8 @@ def test_the_limit_is_respected(demo_kb):
 
 
 def test_an_empty_knowledge_base_returns_nothing(db):
-    from knowledge.indexes import live_indexes
+    from knowledge.indexes import live_indexes_ensure
 
     assert serving_index() is None
-    index = live_indexes()[0]
+    index = live_indexes_ensure()[0]
     assert chunk_search(embedding=embed_query("anything at all"), limit=3, index=index) == []

@@ -13,7 +13,7 @@ from django.utils.text import slugify
 from core.databases import use_database
 from knowledge import embeddings
 from knowledge.indexes import embeddings_warm_up
-from knowledge.retrieval import MODES, min_similarity, retrieve
+from knowledge.retrieval import MODES, embed, min_similarity, query_for, retrieve
 
 SWEEP = (0.20, 0.25, 0.30, 0.33, 0.35, 0.37, 0.40, 0.45, 0.50)
 # The most answerable questions a calibration may refuse (issue 13's bar).
@@ -44,6 +44,12 @@ def history_of(item: dict) -> list[dict]:
     return turns
 
 
+def previous_question(item: dict) -> str:
+    """The previous user turn's text that a follow-up is searched with ("" if none)."""
+    turns = history_of(item)
+    return turns[-1]["user"] if turns else ""
+
+
 def ranked_slugs(chunks) -> list[str]:
     return list(dict.fromkeys(c.article.slug for c in chunks))
 
@@ -57,7 +63,8 @@ def run(items: list[dict], mode: str) -> list[dict]:
     outcomes, threshold = [], min_similarity()
     for item in items:
         start = time.perf_counter()
-        result = retrieve(question=item["question"], history=history_of(item), mode=mode, limit=10)
+        query = query_for(question=item["question"], previous=previous_question(item))
+        result = retrieve(embedded=embed(query), mode=mode, limit=10)
         outcomes.append(
             {
                 "item": item,
@@ -181,7 +188,7 @@ class Command(BaseCommand):
         embeddings_warm_up()
         results = []
         for mode in MODES:
-            if mode.endswith("rerank") and embeddings.reranker() is None:
+            if mode.endswith("rerank") and embeddings.reranker().model() is None:
                 results.append({"mode": mode, "unavailable": "RERANK_MODEL unset or not loadable"})
                 continue
             results.append(evaluate(items, mode))
