@@ -41,7 +41,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 EMBEDDING_THREADS = envint("EMBEDDING_THREADS", 1)
 # Questions are embedded in a child process of each app process, away from its GIL
-# (knowledge/embeddings.py, QueryBatcher; docs/decisions/0003). It holds a second copy of
+# (knowledge/embeddings/batcher.py; docs/decisions/0003). It holds a second copy of
 # the model. Celery workers embed articles in their own processes already: whatever starts
 # a worker sets EMBEDDING_QUERY_PROCESS=0.
 EMBEDDING_QUERY_PROCESS = envbool("EMBEDDING_QUERY_PROCESS", True)
