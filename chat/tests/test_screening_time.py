@@ -141,7 +141,7 @@ async def test_the_screen_runs_off_the_event_loop(session_key, monkeypatch, coun
     the process if it ran on the loop; on a thread, the loop runs between rules."""
     import threading
 
-    from chat import services
+    from chat import answering
     from chat.tests.helpers import ask, chat_socket
 
     screened_on = []
@@ -150,7 +150,7 @@ async def test_the_screen_runs_off_the_event_loop(session_key, monkeypatch, coun
         screened_on.append(threading.get_ident())
         return screen(text)
 
-    monkeypatch.setattr(services, "screen", recording_screen)
+    monkeypatch.setattr(answering, "screen", recording_screen)
     socket = chat_socket(session_key)
     await socket.connect()
     await ask(socket, "⩶" * 1000, timeout=30)
