@@ -4,6 +4,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django_ratelimit.decorators import ratelimit
 
+from chat.models import token_hash
+from chat.selectors import conversation_transcript
 from chat.services import session_chat_token
 from core.ratelimits import page_rate
 
@@ -11,14 +13,25 @@ from core.ratelimits import page_rate
 # Counted per address: every visit without a cookie starts a new session.
 @ratelimit(group="pages", key="ip", rate=page_rate)
 @ensure_csrf_cookie
-def index(request):
+def index(request, ticket_number_for=None):
+    """The support page, with the conversation so far: a reload loses nothing.
+    `ticket_number_for(conversation_token_hash=)`: handed over by the wiring
+    (helpdesk/urls.py), since tickets sit above the chat."""
     # The socket finds its conversation by a token in the Django session, so make sure
     # both exist (and the cookie); made here rather than by the socket, so that two tabs
     # opening at once cannot each make a token of their own.
     # Reading it also checks Redis, and connecting checks Postgres: the chat needs both,
     # so an outage shows the "degraded" page now (helpdesk.views.server_error), not a
     # page whose socket can never connect.
-    session_chat_token(session=request.session)
+    chat_token = session_chat_token(session=request.session)
     connection.ensure_connection()
-    # The page checks source links against the same hosts (static/chat/chat.js).
-    return render(request, "chat/index.html", {"docs_domains": settings.DOCS_DOMAINS})
+    key = token_hash(chat_token)
+    context = {
+        # The page checks source links against the same hosts (static/chat/chat.js).
+        "docs_domains": settings.DOCS_DOMAINS,
+        "transcript": conversation_transcript(chat_token=chat_token),
+        "ticket_number": ticket_number_for(conversation_token_hash=key)
+        if ticket_number_for
+        else "",
+    }
+    return render(request, "chat/index.html", context)

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from core.metrics import metrics
 from helpdesk import views
+from tickets.selectors import ticket_number_for
 
 # admin.site is helpdesk.admin_site.HelpdeskAdminSite (helpdesk.apps.AdminConfig).
 urlpatterns = [
@@ -10,7 +11,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("kb/", include("knowledge.urls")),
-    path("", include("chat.urls")),
+    # The support page shows its conversation's ticket; tickets sit above the chat, so the
+    # wiring hands the page the lookup.
+    path("", include("chat.urls"), {"ticket_number_for": ticket_number_for}),
 ]
 
 # An outage of Postgres or Redis shows the 503 "degraded" page, any other error the 500.

@@ -124,6 +124,33 @@ def test_a_customer_asks_sees_the_answer_stream_and_escalates(live_url, page):
     assert ticket.email == "pat@example.com"
     assert ticket.conversation.messages.count() == 2
 
+    # A reload shows the conversation so far: the question, the answer with its sources
+    # and the thumb chosen, and the ticket.
+    answer_text = answer.locator(".text").inner_text()
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#status').textContent === 'connected'")
+    assert page.locator(".msg.user").inner_text() == "I forgot my password. How do I reset it?"
+    restored = page.locator(f'.msg.bot[data-message-id="{message_id}"]')
+    assert restored.locator(".text").inner_text() == answer_text
+    assert restored.locator("ul.sources a").first.get_attribute("href").startswith("/kb/")
+    assert restored.locator("button.thumb-up").get_attribute("aria-pressed") == "true"
+    assert number in page.inner_text("#ticket")
+
+
+def test_the_thumbs_are_drawn_without_an_emoji_font_and_are_labelled(live_url, page):
+    page.goto(live_url + "/")
+    page.wait_for_function("() => document.querySelector('#status').textContent === 'connected'")
+    page.fill("#question", "I forgot my password. How do I reset it?")
+    page.press("#question", "Enter")
+    page.wait_for_selector(".msg.bot:not(.greeting):not(.streaming) .feedback", timeout=60_000)
+
+    for value, label in (("up", "Helpful"), ("down", "Not helpful")):
+        thumb = page.locator(f"button.thumb-{value}").first
+        assert thumb.get_attribute("aria-label") == label
+        assert thumb.inner_text().strip() == ""  # no emoji to fall back to a box
+        box = thumb.locator("svg path").bounding_box()
+        assert box["width"] > 5 and box["height"] > 5
+
 
 def test_an_agent_reply_from_the_admin_appears_in_the_customers_chat(
     live_url, browser, page, django_user_model

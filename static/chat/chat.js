@@ -96,15 +96,35 @@
     setBusy(false);
   }
 
-  // Thumbs up/down under each stored answer; the server keeps the latest choice.
-  function addFeedback(b, messageId) {
+  // Thumbs up/down under each stored answer; the server keeps the latest choice. Drawn as
+  // inline SVG, not emoji: a browser without an emoji font shows emoji as empty boxes.
+  const SVG = 'http://www.w3.org/2000/svg';
+  const THUMB_PATH = 'M2 10h4v11H2zM8 21h9.5a2 2 0 0 0 2-1.6l1.4-7A2 2 0 0 0 19 10h-5.2l.8-4.1A2 2 0 0 0 12.6 3L8 9z';
+
+  function thumbIcon(value) {
+    const svg = document.createElementNS(SVG, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('width', '16');
+    svg.setAttribute('height', '16');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    const path = document.createElementNS(SVG, 'path');
+    path.setAttribute('d', THUMB_PATH);
+    path.setAttribute('fill', 'currentColor');
+    if (value === 'down') path.setAttribute('transform', 'rotate(180 12 12)');
+    svg.append(path);
+    return svg;
+  }
+
+  function addFeedback(b, messageId, chosen) {
     if (b.querySelector('.feedback')) return;
     const row = el('div', 'feedback');
-    for (const [value, label, title] of [['up', '👍', 'Helpful'], ['down', '👎', 'Not helpful']]) {
-      const button = el('button', `thumb thumb-${value}`, label);
+    for (const [value, title] of [['up', 'Helpful'], ['down', 'Not helpful']]) {
+      const button = el('button', `thumb thumb-${value}`);
+      button.append(thumbIcon(value));
       Object.assign(button, { type: 'button', title });
       button.setAttribute('aria-label', title);
-      button.setAttribute('aria-pressed', 'false');
+      button.setAttribute('aria-pressed', String(value === chosen));
       button.addEventListener('click', () => {
         if (!isOpen()) return errorLine('Not connected: feedback not sent.');
         ws.send(JSON.stringify({ type: 'feedback', message_id: Number(messageId), value }));
@@ -302,8 +322,12 @@
   emailInput.addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.isComposing) { e.preventDefault(); escalate(); } });
 
   // ---------- start ----------
-  append(bubble('bot greeting',
-    "Hi! Ask me anything about Tasklane — projects, tasks, billing or integrations. If I can't help, you can escalate to a human at any time."));
+  // The page came with the greeting and the conversation so far (templates/chat/message.html):
+  // the stored answers get their thumbs, showing the choice already made.
+  for (const b of log.querySelectorAll('.msg.bot[data-message-id]')) {
+    addFeedback(b, b.dataset.messageId, b.dataset.feedback);
+  }
+  scrollDown();
   setBusy(false);
   connect();
 })();
