@@ -64,8 +64,17 @@ class Recent:
 recent = Recent()
 
 
+class Stop:
+    """The customer's Stop for one answer. The consumer sets `requested` and cancels the
+    answer's task; the answer stores what it had, marked stopped, and leaves its id here."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.message_id: int | None = None
+
+
 async def answer(
-    *, chat_token: str, text: str, clock: AnswerClock, previous: str = ""
+    *, chat_token: str, text: str, clock: AnswerClock, previous: str = "", stop: Stop | None = None
 ) -> AsyncIterator[Event]:
     """Answer one question. `previous`: the question this socket asked last, if any."""
     family = await _screened(text)
@@ -95,7 +104,7 @@ async def answer(
     if early is None or not same_index(early_index, index):
         _discard(early)
         early = _embedding_start(guess, index, clock)
-    async with aclosing(_answer(conversation, text, early, clock)) as events:
+    async with aclosing(_answer(conversation, text, early, clock, stop or Stop())) as events:
         async for event in events:
             yield event
 
@@ -105,6 +114,7 @@ async def _answer(
     text: str,
     embedding: "asyncio.Future[EmbeddedQuery]",
     clock: AnswerClock,
+    stop: Stop,
 ) -> AsyncIterator[Event]:
     # Independent work overlaps: the question is stored, and embedded, while Redis
     # returns the history. Only a wrong guess (another tab asked since) is embedded again.
@@ -138,13 +148,13 @@ async def _answer(
     reply.history_turns = len(history)
     messages = build_messages(question=text, chunks=chunks, history=history)
     clock.mark("prompt", began)
-    async with aclosing(_streamed(reply, question, messages, chunks, clock)) as events:
+    async with aclosing(_streamed(reply, question, messages, chunks, clock, stop)) as events:
         async for event in events:
             yield event
 
 
 async def _streamed(
-    reply: Message, question: Message, messages: list[dict], chunks, clock: AnswerClock
+    reply: Message, question: Message, messages: list[dict], chunks, clock: AnswerClock, stop: Stop
 ) -> AsyncIterator[Event]:
     """The model's deltas as Token events, then the ending: the answer, the fallback when
     the model fails, or a refusal when it began to recite its system prompt (the stream
@@ -165,10 +175,12 @@ async def _streamed(
         logger.warning("LLM unavailable, sending the fallback answer: %s", exc)
         ending = await _fallback(reply, parts, chunks, clock)
     except (asyncio.CancelledError, GeneratorExit):
-        # The customer left mid-answer: keep what was said, marked as cut short.
-        reply.text, reply.interrupted = "".join(parts), True
+        # The customer left mid-answer, or pressed Stop: keep what was said, marked as cut
+        # short. Cancelled, the stream is closed, so the LLM stops generating too.
+        reply.text, reply.interrupted, reply.stopped = "".join(parts), True, stop.requested
         reply.timings = clock.finish()
         await asyncio.shield(_save(reply))
+        stop.message_id = reply.pk
         raise
     else:
         if recited:

@@ -25,7 +25,18 @@ from redis.exceptions import RedisError
 from chat import answering, protocol
 from chat.batching import send_events
 from chat.models import group_for, token_hash
-from chat.protocol import Agent, Error, Escalate, Feedback, FeedbackSaved, Question, Ticket
+from chat.protocol import (
+    Agent,
+    Done,
+    Error,
+    Escalate,
+    Feedback,
+    FeedbackSaved,
+    Question,
+    Stop,
+    Stopped,
+    Ticket,
+)
 from chat.services import (
     agent_message_delivered,
     asession_chat_token,
@@ -247,6 +258,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.on_escalate(request)
         elif isinstance(request, Feedback):
             await self.on_feedback(request)
+        elif isinstance(request, Stop):
+            await self.on_stop()
         else:
             await self.send_event(request)
 
@@ -256,12 +269,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # Counted only once the question would be answered: refusals above cost nothing.
         if await self.rate_limited("message"):
             return
+        self.stop = answering.Stop()
         self.answer_task = asyncio.create_task(self.answer(question.text, self.received_at))
 
     async def answer(self, text: str, received_at: float):
         clock = AnswerClock(received_at)
         events = answering.answer(
-            chat_token=self.chat_token, text=text, clock=clock, previous=self.last_question
+            chat_token=self.chat_token,
+            text=text,
+            clock=clock,
+            previous=self.last_question,
+            stop=self.stop,
         )
         try:
             await send_events(
@@ -284,6 +302,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 "internal_error",
                 "Something went wrong on our side. Please try again, or escalate to a human.",
             )
+
+    async def on_stop(self):
+        """End the streaming answer: its task is cancelled, which closes the LLM's stream,
+        and the answer stores what it had, marked stopped."""
+        task = self.answer_task
+        if task is None or task.done():
+            return
+        self.stop.requested = True
+        task.cancel()
+        await asyncio.wait([task])  # its end, without taking this task's own cancellation
+        await self.send_event(Stopped(self.stop.message_id))
+        await self.send_event(Done(self.stop.message_id))
 
     async def on_escalate(self, request: Escalate):
         if self.escalate is None:

@@ -79,6 +79,8 @@ class Message(models.Model):
     history_turns = models.PositiveSmallIntegerField(default=0)
     # Set when the answer did not come from the model (fallback) or was cut short.
     interrupted = models.BooleanField(default=False)
+    # Cut short because the customer pressed Stop (interrupted too), not by a lost socket.
+    stopped = models.BooleanField(default=False)
     fallback = models.BooleanField(default=False)
     # Automatic quality signals, shown to reviewers (see chat/quality.py).
     refused = models.BooleanField(default=False)

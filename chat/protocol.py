@@ -63,6 +63,14 @@ class Fallback(Event):
 
 
 @dataclass(frozen=True)
+class Stopped(Event):
+    """The customer's Stop ended the answer; what was generated is kept. Then `done`."""
+
+    type: ClassVar[str] = "stopped"
+    message_id: int | None
+
+
+@dataclass(frozen=True)
 class Done(Event):
     """The answer is complete and stored; `message_id` is null while an agent has the chat."""
 
@@ -158,12 +166,19 @@ class Feedback:
     value: str
 
 
-INBOUND = {kind.type: kind for kind in (Question, Escalate, Feedback)}
-SERVER_EVENTS = (Token, Sources, Refusal, Fallback, Done, FeedbackSaved, Ticket, AgentJoined)
-SERVER_EVENTS += (Agent, Error)
+@dataclass(frozen=True)
+class Stop:
+    """End the answer that is streaming; nothing happens when none is."""
+
+    type: ClassVar[str] = "stop"
 
 
-def read(content: dict) -> Question | Escalate | Feedback | Error:
+INBOUND = {kind.type: kind for kind in (Question, Escalate, Feedback, Stop)}
+SERVER_EVENTS = (Token, Sources, Refusal, Fallback, Stopped, Done, FeedbackSaved, Ticket)
+SERVER_EVENTS += (AgentJoined, Agent, Error)
+
+
+def read(content: dict) -> Question | Escalate | Feedback | Stop | Error:
     """The client's frame as its type, or the Error that refuses it."""
     kind = content.get("type")
     if kind == Question.type:
@@ -178,6 +193,8 @@ def read(content: dict) -> Question | Escalate | Feedback | Error:
         if value not in ("up", "down") or not isinstance(message_id, int):
             return Error("bad_feedback", 'Send {"message_id": <id>, "value": "up" or "down"}.')
         return Feedback(message_id, value)
+    if kind == Stop.type:
+        return Stop()
     # Cut short: the type is the client's text, echoed back.
     return Error("unknown_type", f"Unknown message type {repr(kind)[:40]}.")
 

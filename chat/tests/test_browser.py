@@ -31,14 +31,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def live_url(demo_kb, tmp_path):
+def _serve(tmp_path, max_tokens: str):
     port = _free_port()
     log = open(tmp_path / "daphne.log", "wb")  # noqa: SIM115 - the process outlives this block
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "helpdesk.serve:application"],
-        cwd=settings.BASE_DIR, env=child_env(LLM_MAX_TOKENS="60"),
+        cwd=settings.BASE_DIR, env=child_env(LLM_MAX_TOKENS=max_tokens),
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -56,6 +55,17 @@ def live_url(demo_kb, tmp_path):
     proc.terminate()
     proc.wait(timeout=15)
     log.close()
+
+
+@pytest.fixture
+def live_url(demo_kb, tmp_path):
+    yield from _serve(tmp_path, "60")
+
+
+@pytest.fixture
+def long_answers_url(demo_kb, tmp_path):
+    """Answers long enough (400 tokens) to press Stop while one streams."""
+    yield from _serve(tmp_path, "400")
 
 
 @pytest.fixture
@@ -179,3 +189,21 @@ def test_an_agent_reply_from_the_admin_appears_in_the_customers_chat(
         timeout=15_000,
     )
     assert "agent joined the conversation" in page.inner_text("#log")
+
+
+def test_stop_ends_the_streaming_answer_and_keeps_what_was_said(long_answers_url, page):
+    page.goto(long_answers_url + "/")
+    page.wait_for_function("() => document.querySelector('#status').textContent === 'connected'")
+    assert page.locator("#stop").is_hidden()
+    page.fill("#question", "Explain every plan and what each one costs.")
+    page.press("#question", "Enter")
+    page.wait_for_selector(".msg.bot.streaming")
+    page.click("#stop")
+
+    page.wait_for_selector(".msg.bot.stopped .feedback", timeout=30_000)
+    answer = page.locator(".msg.bot.stopped")
+    assert "(stopped)" in answer.inner_text()
+    assert page.locator("#stop").is_hidden()
+    reply = Message.objects.get(pk=int(answer.get_attribute("data-message-id")))
+    assert reply.stopped
+    assert answer.locator(".text").inner_text().strip() in reply.text

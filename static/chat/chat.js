@@ -5,8 +5,8 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const [log, composer, question, sendBtn, statusEl, escalateBtn, emailInput, ticketEl] =
-    ['log', 'composer', 'question', 'send', 'status', 'escalate', 'email', 'ticket'].map($);
+  const [log, composer, question, sendBtn, stopBtn, statusEl, escalateBtn, emailInput, ticketEl] =
+    ['log', 'composer', 'question', 'send', 'stop', 'status', 'escalate', 'email', 'ticket'].map($);
   const escalation = escalateBtn.closest('.escalation') || escalateBtn;
 
   const SOCKET_URL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/chat/';
@@ -65,6 +65,7 @@
   function setBusy(value) {
     busy = value;
     sendBtn.disabled = value;
+    stopBtn.hidden = !value; // Stop only while an answer is on its way
     // aria-busy makes screen readers wait for the finished answer instead of reading every token.
     log.setAttribute('aria-busy', String(value));
   }
@@ -217,6 +218,13 @@
     },
     sources: (msg) => renderSources(current || last || (busy ? currentAnswer() : null), msg.sources),
     done: (msg) => finishAnswer(msg.message_id),
+    // After our `stop`: the server kept what was generated; `done` follows.
+    stopped() {
+      const b = current;
+      if (!b) return;
+      b.classList.replace('streaming', 'stopped');
+      b.append(el('div', 'note', '(stopped)'));
+    },
     refusal: (msg) => specialAnswer('refusal', msg, "Sorry, I can't help with that here."),
     fallback: (msg) => specialAnswer('fallback', msg, "I couldn't find a confident answer."),
     feedback_saved() {},
@@ -319,6 +327,7 @@
   });
   question.addEventListener('input', autosize);
   escalateBtn.addEventListener('click', escalate);
+  stopBtn.addEventListener('click', () => { if (isOpen() && busy) ws.send(JSON.stringify({ type: 'stop' })); });
   emailInput.addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.isComposing) { e.preventDefault(); escalate(); } });
 
   // ---------- start ----------
