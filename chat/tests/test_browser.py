@@ -141,7 +141,7 @@ def test_a_customer_asks_sees_the_answer_stream_and_escalates(live_url, page):
     page.wait_for_function("() => document.querySelector('#status').textContent === 'connected'")
     assert page.locator(".msg.user").inner_text() == "I forgot my password. How do I reset it?"
     restored = page.locator(f'.msg.bot[data-message-id="{message_id}"]')
-    assert restored.locator(".text").inner_text() == answer_text
+    assert restored.locator(".text").inner_text().strip() == answer_text.strip()
     assert restored.locator("ul.sources a").first.get_attribute("href").startswith("/kb/")
     assert restored.locator("button.thumb-up").get_attribute("aria-pressed") == "true"
     assert number in page.inner_text("#ticket")
@@ -206,4 +206,38 @@ def test_stop_ends_the_streaming_answer_and_keeps_what_was_said(long_answers_url
     assert page.locator("#stop").is_hidden()
     reply = Message.objects.get(pk=int(answer.get_attribute("data-message-id")))
     assert reply.stopped
-    assert answer.locator(".text").inner_text().strip() in reply.text
+    assert reply.text and reply.interrupted
+
+
+def test_markdown_in_an_answer_renders_and_html_in_it_stays_inert(live_url, page, settings):
+    from chat.models import Conversation, token_hash
+
+    settings.DOCS_DOMAINS = []
+    page.goto(live_url + "/")  # the session, and its chat token
+    cookie = next(c for c in page.context.cookies() if c["name"] == "sessionid")
+    from django.contrib.sessions.backends.cache import SessionStore
+
+    token = SessionStore(session_key=cookie["value"])["chat_token"]
+    conversation = Conversation.objects.get_or_create(token_hash=token_hash(token))[0]
+    Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        text=(
+            "Go to **Settings** and then *Security*:\n\n- open `Passwords`\n- press Reset\n\n"
+            '<img src=x onerror="window.pwned=1"> <script>window.pwned=2</script>\n'
+            "![logo](https://evil.example/x.png) [click](javascript:window.pwned=3) "
+            "[elsewhere](https://evil.example/phish) [the guide](/kb/reset-password/)"
+        ),
+    )
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#status').textContent === 'connected'")
+    answer = page.locator(".msg.bot:not(.greeting)").first
+
+    assert answer.locator("strong").inner_text() == "Settings"
+    assert answer.locator("em").inner_text() == "Security"
+    assert answer.locator("ul li").count() == 2 and answer.locator("li code").count() == 1
+    assert answer.locator("img, script, [onerror]").count() == 0
+    assert [a.get_attribute("href") for a in answer.locator("a").all()] == ["/kb/reset-password/"]
+    text = answer.inner_text()
+    assert '<img src=x onerror="window.pwned=1">' in text and "click" in text
+    assert page.evaluate("() => window.pwned === undefined")
