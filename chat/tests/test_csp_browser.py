@@ -157,8 +157,7 @@ def test_hostile_model_output_is_shown_as_text_and_links_only_to_allowed_hosts(
     # Markdown is drawn (bold), HTML stays text, the image is its alt text, and the
     # javascript: link is its text only.
     assert answer.locator(".text").inner_text() == (
-        'Hello <img src=x onerror="window.pwned=1"> logo '
-        "<script>window.pwned=2</script> click bold"
+        'Hello <img src=x onerror="window.pwned=1"> logo <script>window.pwned=2</script> click bold'
     )
     assert answer.locator(".text strong").inner_text() == "bold"
     assert answer.locator(".text a").count() == 0
