@@ -6,11 +6,14 @@ import sys
 def hand_over_embedded_services(command: str) -> None:
     """Start (or reuse) the embedded services for every variable settings require that the
     environment leaves unset, and set them, before Django loads. Only `run` starts the LLM;
-    other commands reuse it when it runs (helpdesk/devstack)."""
+    other commands reuse it when it runs (helpdesk/devstack). With everything set, as in
+    production, the development stack is not even imported."""
+    from helpdesk.environment import REQUIRED
+
+    if all(os.environ.get(name) for name in REQUIRED):
+        return
     from helpdesk import devstack
 
-    if all(os.environ.get(name) for name in devstack.REQUIRED):
-        return
     if command == "run" and not os.environ.get("LLM_BASE_URL"):
         print("Starting the embedded LLM server (SmolLM2-135M, llama.cpp)…", flush=True)
     try:

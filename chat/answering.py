@@ -126,7 +126,7 @@ async def _answer(
     )
     query = query_for(question=text, previous=history[-1]["user"] if history else "")
     if query != embedded.query:
-        embedded = await clock.timed("embedding_followup", _embed(query, embedded.index))
+        embedded = await clock.timed("embedding_followup", aembed(query, index=embedded.index))
     found = await clock.timed("retrieval", on_db(retrieve)(embedded=embedded))
     reply = Message(
         conversation=conversation,
@@ -286,12 +286,7 @@ def turn_open(chat_token: str) -> tuple[Conversation, Index | None]:
 
 
 def _embedding_start(query: Query, index: Index | None, clock: AnswerClock):
-    return asyncio.ensure_future(clock.timed("embedding", _embed(query, index)))
-
-
-async def _embed(query: Query, index: Index | None) -> EmbeddedQuery:
-    # No index yet (nothing embedded): nothing to search, and nothing to embed for.
-    return await aembed(query, index=index)
+    return asyncio.ensure_future(clock.timed("embedding", aembed(query, index=index)))
 
 
 def _discard(early: "asyncio.Future | None") -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# What the settings require (envrequired) and the development tooling hands over.
+REQUIRED = ("DATABASE_URL", "REDIS_URL", "LLM_BASE_URL", "SECRET_KEY")
 
 
 def envrequired(name: str) -> str:

@@ -1,4 +1,6 @@
 import asyncio
+import json
+import re
 
 from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.backends.cache import SessionStore
@@ -84,3 +86,16 @@ def token_of(session_key: str) -> str:
 def key_of(session_key: str) -> str:
     """What the session's conversation, history and group are found by: its token's hash."""
     return token_hash(token_of(session_key))
+
+
+async def read_llm_request(reader) -> dict:
+    """The JSON body of one request to a local LLM peer (a test's real HTTP server)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    return json.loads(await reader.readexactly(int(length.group(1))))
+
+
+def http_chunk(text: str) -> bytes:
+    """`text` as one chunk of a chunked HTTP body."""
+    data = text.encode()
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"

@@ -8,7 +8,6 @@ gives them, the way a broken vLLM or a proxy in front of it might; our code is n
 import asyncio
 import gc
 import json
-import re
 import sys
 import time
 
@@ -16,6 +15,7 @@ import pytest
 
 from chat import llm
 from chat.llm import LLMUnavailable
+from chat.tests.helpers import http_chunk, read_llm_request
 
 MESSAGES = [{"role": "user", "content": "How do I reset my password?"}]
 
@@ -51,17 +51,14 @@ class EventServer:
         return self
 
     async def answer(self, reader, writer) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-        self.requests.append(json.loads(await reader.readexactly(int(length.group(1)))))
+        self.requests.append(await read_llm_request(reader))
         kind = "text/event-stream" if self.status == 200 else "application/json"
         writer.write(
             f"HTTP/1.1 {self.status} X\r\nContent-Type: {kind}\r\n"
             "Transfer-Encoding: chunked\r\n\r\n".encode()
         )
         for piece in self.pieces:
-            data = piece.encode()
-            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            writer.write(http_chunk(piece))
             await writer.drain()
         await asyncio.sleep(self.linger)  # a server that holds the body open a while
         if self.cut:

@@ -3,12 +3,11 @@ the LLM stops generating too."""
 
 import asyncio
 import json
-import re
 
 import pytest
 
 from chat.models import Message
-from chat.tests.helpers import chat_socket, receive_until_done
+from chat.tests.helpers import chat_socket, http_chunk, read_llm_request, receive_until_done
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,18 +27,15 @@ class SlowLLM:
         return self
 
     async def answer(self, reader, writer) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-        await reader.readexactly(int(length.group(1)))
+        await read_llm_request(reader)
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
         for n in range(400):
             choice = {"index": 0, "delta": {"content": f"word{n} "}, "finish_reason": None}
-            data = f"data: {json.dumps({'choices': [choice]})}\n\n".encode()
             try:
-                writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                writer.write(http_chunk(f"data: {json.dumps({'choices': [choice]})}\n\n"))
                 await writer.drain()
             except ConnectionError:
                 return

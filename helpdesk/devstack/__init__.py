@@ -52,6 +52,7 @@ from helpdesk.devstack.postgres import (
     stop_postgres,
 )
 from helpdesk.devstack.redis import redis_ping, redis_url, start_redis_server, stop_redis
+from helpdesk.environment import REQUIRED
 
 __all__ = [
     "DevstackError",
@@ -86,8 +87,6 @@ __all__ = [
     "wait_for",
 ]
 
-# What settings require and the development tooling hands over (helpdesk/settings).
-REQUIRED = ("DATABASE_URL", "REDIS_URL", "LLM_BASE_URL", "SECRET_KEY")
 # LLM_BASE_URL for a command that needs no LLM while the embedded one is not running: an
 # address where nothing listens (the discard port), so any answer would be the fallback.
 NO_LLM_URL = "http://127.0.0.1:9/v1"

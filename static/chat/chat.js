@@ -28,7 +28,7 @@
     return node;
   }
 
-  // A bubble's text: the bot's is Markdown, drawn by renderMarkdown; people's is plain text.
+  // A bubble's text: the bot's is Markdown, drawn by markdown.js; people's is plain text.
   function bubble(classes, text, who) {
     const b = el('div', 'msg ' + classes);
     b.body = el('div', 'text');
@@ -40,79 +40,8 @@
 
   function setText(b, text) {
     b.raw = text;
-    if (b.classList.contains('bot')) renderMarkdown(b.body, text);
+    if (b.classList.contains('bot')) window.drawMarkdown(b.body, text, safeHref); // markdown.js
     else b.body.textContent = text;
-  }
-
-  // ---------- Markdown, drawn as DOM ----------
-  // The model writes Markdown: paragraphs, lists, code blocks, bold, italics, inline code and
-  // links. They are drawn with createElement + textContent from a small subset, re-drawn as
-  // tokens arrive. Nothing the model writes is ever parsed as HTML, so <img onerror>,
-  // <script> and the like stay text; an image is shown as its alt text; a link goes only
-  // where safeHref allows, otherwise its text stays.
-  const ITEM = /^\s*(?:([-*+])|\d{1,3}[.)])\s+(.*)$/;
-  const FENCE = /^\s*```/;
-
-  function renderMarkdown(target, text) {
-    const blocks = document.createDocumentFragment();
-    const lines = str(text).split('\n');
-    let para = [];
-    const endParagraph = () => {
-      if (para.length) blocks.append(inline(el('p'), para.join('\n')));
-      para = [];
-    };
-    for (let i = 0; i < lines.length;) {
-      if (FENCE.test(lines[i])) {
-        endParagraph();
-        const code = [];
-        for (i += 1; i < lines.length && !FENCE.test(lines[i]); i += 1) code.push(lines[i]);
-        i += 1; // the closing fence, or the end while the answer still streams
-        const pre = el('pre');
-        pre.append(el('code', null, code.join('\n')));
-        blocks.append(pre);
-      } else if (ITEM.test(lines[i])) {
-        endParagraph();
-        const ordered = !lines[i].match(ITEM)[1];
-        const list = el(ordered ? 'ol' : 'ul');
-        for (let m; i < lines.length && (m = lines[i].match(ITEM)) && !m[1] === ordered; i += 1) {
-          list.append(inline(el('li'), m[2]));
-        }
-        blocks.append(list);
-      } else {
-        if (lines[i].trim()) para.push(lines[i]);
-        else endParagraph();
-        i += 1;
-      }
-    }
-    endParagraph();
-    target.replaceChildren(blocks);
-  }
-
-  // Images first, so "![x](u)" is never read as a link; "_" only around whole words, so
-  // snake_case stays as written.
-  const INLINE = /!\[([^\]\n]*)\]\([^)\n]*\)|\*\*([^*\n]+)\*\*|__([^_\n]+)__|\*([^*\n]+)\*|(?<!\w)_([^_\n]+)_(?!\w)|`([^`\n]+)`|\[([^\]\n]+)\]\(([^)\s]+)\)/;
-
-  function inline(parent, text) {
-    let rest = text;
-    for (let m; rest && (m = rest.match(INLINE));) {
-      if (m.index) parent.append(rest.slice(0, m.index));
-      if (m[1] !== undefined) parent.append(m[1]);
-      else if (m[2] || m[3]) parent.append(el('strong', null, m[2] || m[3]));
-      else if (m[4] || m[5]) parent.append(el('em', null, m[4] || m[5]));
-      else if (m[6]) parent.append(el('code', null, m[6]));
-      else parent.append(link(m[7], m[8]));
-      rest = rest.slice(m.index + m[0].length);
-    }
-    if (rest) parent.append(rest);
-    return parent;
-  }
-
-  function link(text, url) {
-    const href = safeHref(url);
-    if (!href) return text;
-    const a = el('a', null, text);
-    Object.assign(a, { href, target: '_blank', rel: 'noopener nofollow' });
-    return a;
   }
 
   const typing = el('div', 'typing');
