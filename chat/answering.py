@@ -22,7 +22,7 @@ from chat.echo import PROMPT_ECHO, PromptEcho
 from chat.history import history_append, history_from_transcript, history_load
 from chat.models import Conversation, Message
 from chat.prompts import build_messages, fit_to_budget, prompt_budget
-from chat.protocol import Done, Event, Fallback, Refusal, Sources, Token
+from chat.protocol import Asked, Done, Event, Fallback, Refusal, Sources, Token
 from chat.quality import groundedness, used_sources
 from chat.screening import INJECTION_REFUSAL, screen
 from chat.services import conversation_get, on_db
@@ -91,6 +91,7 @@ async def answer(
     if conversation.agent_id or family:
         _discard(early)
         question = await _store_question(conversation, text)
+        yield Asked(question.pk, question.text)
         if conversation.agent_id:
             # A human has the conversation: the message lands on the ticket, the bot is silent.
             yield Done(message_id=None)
@@ -124,6 +125,7 @@ async def _answer(
     embedded, history, question = await asyncio.gather(
         embedding, clock.timed("history", _load_history(conversation, stored)), stored
     )
+    yield Asked(question.pk, question.text)  # for the session's other tabs
     query = query_for(question=text, previous=history[-1]["user"] if history else "")
     if query != embedded.query:
         embedded = await clock.timed("embedding_followup", aembed(query, index=embedded.index))

@@ -29,6 +29,7 @@ class TokenBatcher:
         self.pending: list[str] = []
         self.ready = asyncio.Event()
         self.closed = False
+        self.used = False  # a token was put
         self.frames = 0
         self._loop = asyncio.get_running_loop()
         self._last_sent = -interval
@@ -36,6 +37,7 @@ class TokenBatcher:
         self.task = asyncio.create_task(self._run())
 
     def put(self, delta: str) -> None:
+        self.used = True
         self.pending.append(delta)
         self.ready.set()
 
@@ -99,8 +101,9 @@ async def send_events(
             async for event in events:
                 if isinstance(event, Token):
                     batcher.put(event.text)
-                else:
+                    continue
+                if batcher.used:  # the tokens before it go first; flushed, it stops
                     await batcher.flush()
-                    await send(event.frame())
+                await send(event.frame())
     finally:
         batcher.cancel()

@@ -1,19 +1,21 @@
 """The customer's socket. Small on purpose: it validates, then hands work to services.
 
-An answer streams in a task the consumer owns, so the socket keeps taking events (an
-escalation click) while tokens flow, and a disconnect cancels the task, which also stops
-the LLM from generating tokens nobody will read.
+An answer runs in a task of the process (chat/relay.py) and appends its frames to the
+conversation's stream in Redis (chat/streams.py). Every socket of the session forwards
+that stream, from wherever it left off: a dropped socket does not end the answer, a
+reconnect (`resume`) gets exactly the frames it missed, and every tab sees every answer.
 
-The channel layer (Redis) only carries agents' live replies. While it is down the socket
-stays open and keeps answering: the customer is told once (`service_degraded`), the
-consumer retries with back-off, and when Redis is back it rejoins its group and delivers
-the agent replies that were saved meanwhile.
+The channel layer (Redis) carries agents' live replies. While it is down the socket stays
+open and keeps answering: the customer is told once (`service_degraded`), the consumer
+retries with back-off, and when Redis is back it rejoins its group and delivers the agent
+replies that were saved meanwhile.
 """
 
 import asyncio
 import json
 import logging
 import time
+import uuid
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
@@ -22,19 +24,19 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from chat import answering, protocol
-from chat.batching import send_events
+from chat import protocol, relay, streams
 from chat.models import group_for, token_hash
 from chat.protocol import (
     Agent,
-    Done,
+    Asked,
     Error,
     Escalate,
     Feedback,
     FeedbackSaved,
     Question,
+    Resume,
+    Resumed,
     Stop,
-    Stopped,
     Ticket,
 )
 from chat.services import (
@@ -47,7 +49,6 @@ from chat.services import (
 from chat.throttle import FrameBudget
 from chat.timings import AnswerClock
 from core import metrics
-from core.degraded import DEGRADED_MESSAGE, OUTAGE_ERRORS
 from core.ratelimits import chat_connection_closed, chat_connection_open, chat_retry_after
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     wiring hands it over (helpdesk/asgi.py: tickets.services.ticket_escalate), because
     tickets sit above the chat: the chat never imports them."""
 
-    answer_task: asyncio.Task | None = None
+    forwarding: asyncio.Task | None = None  # the stream, to this socket
     group: str | None = None
     accepted = False
     live = True  # the channel layer works and this socket is in its session's group
@@ -86,6 +87,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     def __init__(self, *args, escalate=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.escalate = escalate
+        # Marks the questions this socket asked in the stream: it shows them itself.
+        self.socket_id = uuid.uuid4().hex
 
     async def connect(self):
         session = self.scope.get("session")
@@ -117,7 +120,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.chat_token = await asession_chat_token(session=session)
         # Agent replies reach every open tab of this session through its group. Join it
         # before looking for replies written while away, so none falls between the two.
-        self.group = group_for(token_hash(self.chat_token))
+        self.key = token_hash(self.chat_token)
+        self.group = group_for(self.key)
         try:
             await self.channel_layer.group_add(self.group, self.channel_name)
             self.live = True
@@ -131,10 +135,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.layer_failed()
         for message in waiting:
             await self.send_agent_message(message.pk, message.text, message.author_name)
+        # A client that never sends `resume` sees the running answer, if any, from its start.
+        self.forward_from(None)
 
     async def disconnect(self, code):
-        if self.answer_task and not self.answer_task.done():
-            self.answer_task.cancel()
+        # The answer goes on (chat/relay.py): the customer's next socket resumes it.
+        if self.forwarding is not None:
+            self.forwarding.cancel()
         if self.counted:
             await sync_to_async(chat_connection_closed, thread_sensitive=False)(scope=self.scope)
         if self.group and self.live:
@@ -259,61 +266,78 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         elif isinstance(request, Feedback):
             await self.on_feedback(request)
         elif isinstance(request, Stop):
-            await self.on_stop()
+            await relay.stop(token_hash=self.key)
+        elif isinstance(request, Resume):
+            await self.on_resume(request)
         else:
             await self.send_event(request)
 
     async def on_question(self, question: Question):
-        if self.answer_task and not self.answer_task.done():
+        at = await relay.answer_begin(token_hash=self.key)
+        if at is False:  # an answer runs, asked from this tab or another
             return await self.error("busy", "Please wait for the current answer to finish.")
         # Counted only once the question would be answered: refusals above cost nothing.
         if await self.rate_limited("message"):
-            return
-        self.stop = answering.Stop()
-        self.answer_task = asyncio.create_task(self.answer(question.text, self.received_at))
-
-    async def answer(self, text: str, received_at: float):
-        clock = AnswerClock(received_at)
-        events = answering.answer(
+            return await relay.answer_release(token_hash=self.key, at=at)
+        relay.answer_start(
             chat_token=self.chat_token,
-            text=text,
-            clock=clock,
+            token_hash=self.key,
+            text=question.text,
+            clock=AnswerClock(self.received_at),
             previous=self.last_question,
-            stop=self.stop,
+            at=at,
+            origin=self.socket_id,
+            direct=self.send_json,
         )
-        try:
-            await send_events(
-                events,
-                self.send_json,
-                on_sent=clock.token_sent,
-                interval=settings.CHAT_TOKEN_FRAME_MS / 1000,
-            )
-            # What a follow-up on this socket will be searched with (chat/answering.py).
-            self.last_question = text
-        except asyncio.CancelledError:
-            raise
-        except OUTAGE_ERRORS:
-            logger.warning("Answering failed: a service is down", exc_info=True)
-            await self.error("service_degraded", DEGRADED_MESSAGE)
-        except Exception:
-            # Never a traceback to the customer: log it, say something useful.
-            logger.exception("Answering failed")
-            await self.error(
-                "internal_error",
-                "Something went wrong on our side. Please try again, or escalate to a human.",
-            )
+        # What a follow-up from this socket will be searched with (chat/answering.py).
+        self.last_question = question.text
 
-    async def on_stop(self):
-        """End the streaming answer: its task is cancelled, which closes the LLM's stream,
-        and the answer stores what it had, marked stopped."""
-        task = self.answer_task
-        if task is None or task.done():
-            return
-        self.stop.requested = True
-        task.cancel()
-        await asyncio.wait([task])  # its end, without taking this task's own cancellation
-        await self.send_event(Stopped(self.stop.message_id))
-        await self.send_event(Done(self.stop.message_id))
+    # --- The conversation's stream, to this socket ----------------------------------------------
+
+    def forward_from(self, after: int | None) -> None:
+        if self.forwarding is not None:
+            self.forwarding.cancel()
+        self.forwarding = asyncio.create_task(self.forward(after))
+
+    async def forward(self, after: int | None) -> None:
+        """Send the stream's frames after `after` (None: from the running answer's start,
+        or from now) as they come. Redis down: wait it out with back-off."""
+        every = max(min(settings.CHAT_ABANDON_SECONDS / 3, streams.BLOCK_SECONDS), 0.1)
+        delay = 0.5
+        while True:
+            try:
+                if after is None:
+                    after, _ = await streams.aposition(token_hash=self.key)
+                async for entry in streams.follow(token_hash=self.key, after=after, every=every):
+                    after = entry.seq
+                    await self.send_stream_entry(entry)
+                    delay = 0.5
+            except relay.REDIS_DOWN:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAYER_RETRY_MAX_SECONDS)
+
+    async def send_stream_entry(self, entry: streams.Entry) -> None:
+        if entry.frame.get("type") == Asked.type and entry.origin == self.socket_id:
+            return  # this socket's own question: its page shows it already
+        await self.send_json(entry.sent())
+
+    async def on_resume(self, request: Resume):
+        """Send what was missed in bounded batches, then `resumed`, then the live rest."""
+        if self.forwarding is not None:
+            self.forwarding.cancel()
+        after = request.after
+        try:
+            # Asked first: an answer that ends during the replay has all its frames in it.
+            _, answering = await streams.aposition(token_hash=self.key)
+            while batch := await streams.read(token_hash=self.key, after=after):
+                for entry in batch:
+                    await self.send_stream_entry(entry)
+                after = batch[-1].seq
+        except relay.REDIS_DOWN:
+            logger.warning("Answer stream unavailable at a resume")
+            answering = False
+        await self.send_event(Resumed(answering or self.key in relay.RUNS))
+        self.forward_from(after)
 
     async def on_escalate(self, request: Escalate):
         if self.escalate is None:

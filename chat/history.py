@@ -6,42 +6,20 @@ While Redis is down the same turns are read from the conversation's transcript i
 (`history_from_transcript`), which keeps every message anyway.
 """
 
-import asyncio
 import json
-import weakref
 from collections.abc import Iterable
 from datetime import timedelta
 
-import redis
-import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from chat import streams
 from chat.models import Message
+from core.redisio import client, sync_client
 
 # By the conversation's token hash (chat/models.py), never by the session key.
 KEY = "chat:history:{key}"
-
-# redis.asyncio clients belong to the event loop that made them; keep one per loop (and
-# per URL, so a test pointing REDIS_URL at a Redis of its own gets a client for it).
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[str, aioredis.Redis]]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _client() -> aioredis.Redis:
-    loop = asyncio.get_running_loop()
-    url, client = _clients.get(loop, (None, None))
-    if client is None or url != settings.REDIS_URL:
-        client = aioredis.from_url(
-            settings.REDIS_URL,
-            decode_responses=True,
-            socket_connect_timeout=settings.REDIS_TIMEOUT,
-            socket_timeout=settings.REDIS_TIMEOUT,
-        )
-        _clients[loop] = (settings.REDIS_URL, client)
-    return client
 
 
 def history_key(key: str) -> str:
@@ -50,14 +28,14 @@ def history_key(key: str) -> str:
 
 async def history_load(*, key: str) -> list[dict[str, str]]:
     """The recent turns, oldest first, as [{"user": ..., "assistant": ...}]."""
-    raw = await _client().lrange(history_key(key), 0, -1)
+    raw = await client().lrange(history_key(key), 0, -1)
     return [json.loads(item) for item in raw]
 
 
 async def history_append(*, key: str, user: str, assistant: str) -> None:
     key = history_key(key)
     turn = json.dumps({"user": user, "assistant": assistant})
-    async with _client().pipeline(transaction=True) as pipe:
+    async with client().pipeline(transaction=True) as pipe:
         pipe.rpush(key, turn)
         pipe.ltrim(key, -settings.CHAT_HISTORY_TURNS, -1)
         pipe.expire(key, settings.CHAT_HISTORY_TTL)
@@ -65,13 +43,15 @@ async def history_append(*, key: str, user: str, assistant: str) -> None:
 
 
 def history_forget(*, keys: Iterable[str]) -> int:
-    """Delete the recent turns of these conversations (erasure, retention). Synchronous: its
-    callers are a management command, the admin and a Celery task. Returns keys deleted."""
-    keys = [history_key(key) for key in keys]
+    """Delete the recent turns of these conversations, and their answer streams (erasure,
+    retention). Synchronous: its callers are a management command, the admin and a Celery
+    task. Returns the number of history keys deleted."""
+    keys = list(keys)
     if not keys:
         return 0
-    with redis.from_url(settings.REDIS_URL) as client:
-        return client.delete(*keys)
+    streams.forget(token_hashes=keys)
+    with sync_client() as redis:
+        return redis.delete(*[history_key(key) for key in keys])
 
 
 async def history_from_transcript(*, conversation_id: int, before_id: int) -> list[dict[str, str]]:

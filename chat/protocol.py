@@ -25,6 +25,17 @@ class Event:
 
 
 # --- Server → client: an answer -------------------------------------------------------------
+# These frames come through the conversation's stream (chat/streams.py) and carry its `seq`.
+
+
+@dataclass(frozen=True)
+class Asked(Event):
+    """A question of this conversation, stored: sent to the session's other sockets (its
+    other tabs), not to the socket that asked it. The answer's frames follow."""
+
+    type: ClassVar[str] = "asked"
+    message_id: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,16 @@ class Done(Event):
 
 
 @dataclass(frozen=True)
+class Resumed(Event):
+    """After `resume`, once every missed frame is sent. `answering`: an answer is still
+    running, and its frames keep coming; false while the page waits for one, the rest of
+    that answer was lost (the stream expired) and the page should stop waiting."""
+
+    type: ClassVar[str] = "resumed"
+    answering: bool
+
+
+@dataclass(frozen=True)
 class FeedbackSaved(Event):
     type: ClassVar[str] = "feedback_saved"
     message_id: int
@@ -114,7 +135,7 @@ ERROR_CODES = frozenset(
     (
         "no_session bad_json bad_frame unknown_type empty_message message_too_long bad_text "
         "busy bad_email bad_feedback rate_limited internal_error service_degraded "
-        "too_many_connections"
+        "too_many_connections bad_resume"
     ).split()
 )
 
@@ -173,12 +194,20 @@ class Stop:
     type: ClassVar[str] = "stop"
 
 
-INBOUND = {kind.type: kind for kind in (Question, Escalate, Feedback, Stop)}
-SERVER_EVENTS = (Token, Sources, Refusal, Fallback, Stopped, Done, FeedbackSaved, Ticket)
-SERVER_EVENTS += (AgentJoined, Agent, Error)
+@dataclass(frozen=True)
+class Resume:
+    """Send the frames after `seq` `after` (the last one this page saw), then the live rest."""
+
+    type: ClassVar[str] = "resume"
+    after: int
 
 
-def read(content: dict) -> Question | Escalate | Feedback | Stop | Error:
+INBOUND = {kind.type: kind for kind in (Question, Escalate, Feedback, Stop, Resume)}
+SERVER_EVENTS = (Asked, Token, Sources, Refusal, Fallback, Stopped, Done, FeedbackSaved, Ticket)
+SERVER_EVENTS += (Resumed, AgentJoined, Agent, Error)
+
+
+def read(content: dict) -> Question | Escalate | Feedback | Stop | Resume | Error:
     """The client's frame as its type, or the Error that refuses it."""
     kind = content.get("type")
     if kind == Question.type:
@@ -195,6 +224,11 @@ def read(content: dict) -> Question | Escalate | Feedback | Stop | Error:
         return Feedback(message_id, value)
     if kind == Stop.type:
         return Stop()
+    if kind == Resume.type:
+        after = content.get("after")
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**53:
+            return Error("bad_resume", 'Send {"type": "resume", "after": <the last seq seen>}.')
+        return Resume(after)
     # Cut short: the type is the client's text, echoed back.
     return Error("unknown_type", f"Unknown message type {repr(kind)[:40]}.")
 

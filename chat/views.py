@@ -4,6 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django_ratelimit.decorators import ratelimit
 
+from chat import streams
 from chat.models import token_hash
 from chat.selectors import conversation_transcript
 from chat.services import session_chat_token
@@ -26,7 +27,12 @@ def index(request, ticket_number_for=None):
     chat_token = session_chat_token(session=request.session)
     connection.ensure_connection()
     key = token_hash(chat_token)
+    # Read before the transcript: an answer that ends in between is then in both, and the
+    # page drops the second copy; read after, it could be in neither.
+    resume_after = streams.position(token_hash=key)
     context = {
+        # Where the page's socket resumes the conversation's stream (chat/streams.py).
+        "resume_after": resume_after,
         # The page checks source links against the same hosts (static/chat/chat.js).
         "docs_domains": settings.DOCS_DOMAINS,
         "transcript": conversation_transcript(chat_token=chat_token),

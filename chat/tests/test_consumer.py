@@ -91,7 +91,9 @@ async def test_it_refuses_a_second_question_while_answering(demo_kb, session_key
     assert [e["code"] for e in errors] == ["busy"]
 
 
-async def test_disconnecting_mid_answer_keeps_the_partial_answer(demo_kb, session_key, settings):
+async def test_an_answer_goes_on_after_its_socket_drops_and_is_stored_whole(
+    demo_kb, session_key, settings
+):
     settings.LLM_MAX_TOKENS = 200
     socket = chat_socket(session_key)
     await socket.connect()
@@ -100,9 +102,10 @@ async def test_disconnecting_mid_answer_keeps_the_partial_answer(demo_kb, sessio
     assert first["type"] == "token"
     await socket.disconnect()
 
-    # The cancelled task saves what was streamed, marked as interrupted.
-    async with asyncio.timeout(10):
+    # The answer belongs to the process (chat/relay.py): the next socket resumes it.
+    async with asyncio.timeout(90):
         while not await Message.objects.filter(role="assistant").aexists():
             await asyncio.sleep(0.05)
     reply = await Message.objects.aget(role="assistant")
-    assert reply.interrupted
+    assert not reply.interrupted and not reply.stopped
+    assert reply.text.startswith(first["text"].strip())

@@ -91,6 +91,14 @@ CHAT_CONNECTIONS_PER_IP = envint("CHAT_CONNECTIONS_PER_IP", 50)
 # After an answer's first token, at most one token frame per this many ms: each frame costs
 # the process the same CPU whatever it holds (docs/decisions/0005). 0 = one frame per token.
 CHAT_TOKEN_FRAME_MS = envint("CHAT_TOKEN_FRAME_MS", 40)
+# Each conversation's answers, as a Redis stream that sockets resume from (chat/streams.py):
+# about this many frames are kept (a long answer is 100-300), for this many seconds after
+# the last one.
+CHAT_STREAM_MAXLEN = envint("CHAT_STREAM_MAXLEN", 2000)
+CHAT_STREAM_TTL = envint("CHAT_STREAM_TTL", 3600)
+# An answer whose customer has had no socket open this long is stopped (chat/relay.py): long
+# enough for a phone to change networks, short enough that the GPU does not work for nobody.
+CHAT_ABANDON_SECONDS = envint("CHAT_ABANDON_SECONDS", 60)
 # Threads (each with at most one pooled connection at a time) for answers' database work
 # (docs/decisions/0007).
 CHAT_DB_THREADS = envint("CHAT_DB_THREADS", 4)

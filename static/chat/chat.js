@@ -17,6 +17,11 @@
   let busy = false;       // an answer is in flight: from send until done/refusal/fallback/error
   let current = null;     // bot bubble currently receiving tokens
   let last = null;        // most recent finished answer, so a late `sources`/`done` still lands on it
+  let pending = null;     // this tab's question, drawn at once, until its answer starts
+  // The last `seq` of the conversation's stream shown here: a reconnect resumes after it, and
+  // a frame at or below it (sent twice around a reconnect) is dropped. The page starts where
+  // its transcript ends (chat/views.py).
+  let lastSeq = Number(document.body.dataset.resumeAfter) || 0;
 
   // ---------- DOM helpers ----------
   const str = (v) => (typeof v === 'string' ? v : v == null ? '' : String(v));
@@ -86,10 +91,19 @@
     return current;
   }
 
+  const shown = (role, id) => log.querySelector(`.msg.${role}[data-message-id="${Number(id)}"]`);
+
   function finishAnswer(messageId) {
     hideTyping();
+    pending = null;
     // `done` right after a refusal/fallback has no streaming bubble: tag the answer just shown.
-    const b = current || (last && !last.dataset.messageId ? last : null);
+    let b = current || (last && !last.dataset.messageId ? last : null);
+    const copy = messageId != null && messageId !== '' ? shown('bot', messageId) : null;
+    if (b && copy && copy !== b) {
+      // The page's transcript has this answer already (it ended while the page loaded).
+      b.remove();
+      b = copy;
+    }
     if (b) {
       b.classList.remove('streaming');
       if (messageId != null && messageId !== '') {
@@ -183,6 +197,7 @@
   // refusal / fallback: the server has overruled any partial streamed text, so replace it.
   function specialAnswer(kind, msg, fallbackText) {
     hideTyping();
+    pending = null;
     const text = str(msg.text) || fallbackText;
     const b = current || append(bubble('bot'));
     setText(b, text);
@@ -216,7 +231,23 @@
   // Null prototype: a crafted type like "constructor" or "toString" can't reach Object.prototype.
   const handlers = {
     __proto__: null,
+    // A question from another tab of this session (or this tab's, replayed after a drop).
+    asked(msg) {
+      const text = str(msg.text);
+      if (shown('user', msg.message_id)) return;
+      if (pending && pending.raw === text) {
+        pending.dataset.messageId = str(Number(msg.message_id));
+        return;
+      }
+      append(bubble('user', text), true).dataset.messageId = str(Number(msg.message_id));
+      current = null;
+      last = null;
+      setBusy(true);
+      showTyping();
+    },
     token(msg) {
+      pending = null;
+      if (!busy) setBusy(true); // an answer to another tab's question: Stop works here too
       const stick = nearBottom();
       const b = currentAnswer();
       setText(b, b.raw + str(msg.text));
@@ -234,6 +265,12 @@
     refusal: (msg) => specialAnswer('refusal', msg, "Sorry, I can't help with that here."),
     fallback: (msg) => specialAnswer('fallback', msg, "I couldn't find a confident answer."),
     feedback_saved() {},
+    // After our `resume`: every missed frame is in. No answer running while we still wait
+    // for one means its rest is gone (the stream expired, or Redis was down).
+    resumed(msg) {
+      if (busy && msg.answering !== true) interruptAnswer();
+      setStatus('connected');
+    },
     ticket(msg) {
       const text = `Ticket ${str(msg.number)} created. A human agent will follow up.`;
       ticketEl.textContent = text;
@@ -243,6 +280,13 @@
     agent: (msg) => append(bubble('agent', msg.text, str(msg.name) || 'Support agent')),
     agent_joined: (msg) => line('agent joined', `${str(msg.name) || 'A support agent'} joined the conversation.`),
     error(msg) {
+      const code = str(msg.code);
+      if (pending && (code === 'busy' || code === 'rate_limited')) {
+        // Not asked after all: the question goes back into the box, not lost.
+        if (!question.value) { question.value = pending.raw; autosize(); }
+        pending.remove();
+        pending = null;
+      }
       if (busy) finishAnswer();
       let text = str(msg.message) || 'Something went wrong. Please try again.';
       const wait = Number(msg.retry_after);
@@ -255,7 +299,12 @@
     let msg;
     try { msg = JSON.parse(raw); } catch { return; }
     // Unknown types are ignored so an older page survives a newer server.
-    if (msg && typeof msg === 'object') handlers[msg.type]?.(msg);
+    if (!msg || typeof msg !== 'object') return;
+    if (typeof msg.seq === 'number') {
+      if (msg.seq <= lastSeq) return; // seen before the reconnect
+      lastSeq = msg.seq;
+    }
+    handlers[msg.type]?.(msg);
   }
 
   // ---------- connection ----------
@@ -267,7 +316,13 @@
     const sock = new WebSocket(SOCKET_URL);
     ws = sock;
     // Handlers check `ws === sock` so events from a stale socket can't touch the UI.
-    sock.addEventListener('open', () => { if (ws === sock) { attempts = 0; setStatus('connected'); } });
+    sock.addEventListener('open', () => {
+      if (ws !== sock) return;
+      attempts = 0;
+      setStatus('connected');
+      // What was missed while away (or while the page loaded), then the live rest.
+      sock.send(JSON.stringify({ type: 'resume', after: lastSeq }));
+    });
     sock.addEventListener('message', (e) => { if (ws === sock) handle(e.data); });
     // 4429: too many sockets from this address, or frames past the budget. Coming straight
     // back would only be refused again (and 'open' resets the backoff), so wait longer.
@@ -277,8 +332,8 @@
     // 'error' is always followed by 'close', which does the real work.
   }
 
+  // An answer streaming now goes on at the server: the next socket resumes it (`resumed`).
   function scheduleReconnect(atLeast) {
-    if (busy) interruptAnswer();
     if (navigator.onLine === false) setStatus('offline');
     else setStatus('reconnecting', 'reconnecting…');
     // 0.5s, 1s, 2s … 10s
@@ -302,7 +357,7 @@
       return;
     }
     ws.send(JSON.stringify({ type: 'message', text }));
-    append(bubble('user', text), true);
+    pending = append(bubble('user', text), true);
     question.value = '';
     autosize();
     last = null;

@@ -1,0 +1,51 @@
+"""The one place that makes Redis clients for the application's own keys (the chat's
+history and answer streams). Django's cache, sessions and the channel layer make their own
+from the same REDIS_URL, through their settings.
+
+redis.asyncio clients belong to the event loop that made them: one per loop, and per URL, so
+a test pointing REDIS_URL at a Redis of its own gets a client for it.
+"""
+
+import asyncio
+import weakref
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+
+# The longest a blocking read (XREAD BLOCK, BLPOP) waits; its socket waits this much longer.
+BLOCK_SECONDS = 5.0
+
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+
+
+def _make(blocking: bool) -> aioredis.Redis:
+    timeout = settings.REDIS_TIMEOUT + (BLOCK_SECONDS if blocking else 0)
+    return aioredis.from_url(
+        settings.REDIS_URL,
+        decode_responses=True,
+        socket_connect_timeout=settings.REDIS_TIMEOUT,
+        socket_timeout=timeout,
+    )
+
+
+def client(*, blocking: bool = False) -> aioredis.Redis:
+    """This loop's client. `blocking`: for reads that wait up to BLOCK_SECONDS, whose
+    socket must not time out first; each such read holds one connection of the pool."""
+    loop = asyncio.get_running_loop()
+    made = _clients.setdefault(loop, {})
+    url, found = made.get(blocking, (None, None))
+    if found is None or url != settings.REDIS_URL:
+        found = _make(blocking)
+        made[blocking] = (settings.REDIS_URL, found)
+    return found
+
+
+def sync_client() -> redis.Redis:
+    """A client for synchronous callers (views, commands, Celery); close it after use."""
+    return redis.from_url(
+        settings.REDIS_URL,
+        decode_responses=True,
+        socket_connect_timeout=settings.REDIS_TIMEOUT,
+        socket_timeout=settings.REDIS_TIMEOUT,
+    )
