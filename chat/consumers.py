@@ -67,6 +67,8 @@ LAYER_RETRY_MAX_SECONDS = 5.0
 TOO_MANY_CONNECTIONS = (
     "Too many chats are open from your network. Close one of them, or try again later."
 )
+# How long a new socket waits for `resume` before it forwards the stream on its own.
+RESUME_WAIT_SECONDS = 1.0
 FRAMES_TOO_FAST = "You're sending faster than we can read. Please slow down."
 INVALID = object()  # a frame that is not JSON
 
@@ -77,6 +79,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     tickets sit above the chat: the chat never imports them."""
 
     forwarding: asyncio.Task | None = None  # the stream, to this socket
+    following = False  # that task is past its wait, sending
     group: str | None = None
     accepted = False
     live = True  # the channel layer works and this socket is in its session's group
@@ -135,13 +138,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.layer_failed()
         for message in waiting:
             await self.send_agent_message(message.pk, message.text, message.author_name)
-        # A client that never sends `resume` sees the running answer, if any, from its start.
-        self.forward_from(None)
+        # A page sends `resume` first, which says where its stream starts. A client that
+        # never does sees the running answer, if any, from its start, a moment later.
+        await self.forward_from(None, wait=RESUME_WAIT_SECONDS)
 
     async def disconnect(self, code):
         # The answer goes on (chat/relay.py): the customer's next socket resumes it.
-        if self.forwarding is not None:
-            self.forwarding.cancel()
+        await self.forward_stop()
         if self.counted:
             await sync_to_async(chat_connection_closed, thread_sensitive=False)(scope=self.scope)
         if self.group and self.live:
@@ -279,6 +282,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # Counted only once the question would be answered: refusals above cost nothing.
         if await self.rate_limited("message"):
             return await relay.answer_release(token_hash=self.key, at=at)
+        if not self.following:  # a client that asks before it resumes, or never does
+            await self.forward_from(at)
         relay.answer_start(
             chat_token=self.chat_token,
             token_hash=self.key,
@@ -294,14 +299,23 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # --- The conversation's stream, to this socket ----------------------------------------------
 
-    def forward_from(self, after: int | None) -> None:
+    async def forward_from(self, after: int | None, wait: float = 0) -> None:
+        """Forward from `after` instead, once the frames on their way are out: a frame
+        goes to the socket at most once, in order."""
+        await self.forward_stop()
+        self.forwarding = asyncio.create_task(self.forward(after, wait))
+
+    async def forward_stop(self) -> None:
         if self.forwarding is not None:
             self.forwarding.cancel()
-        self.forwarding = asyncio.create_task(self.forward(after))
+            await asyncio.wait([self.forwarding], timeout=1)
+        self.following = False
 
-    async def forward(self, after: int | None) -> None:
+    async def forward(self, after: int | None, wait: float) -> None:
         """Send the stream's frames after `after` (None: from the running answer's start,
         or from now) as they come. Redis down: wait it out with back-off."""
+        await asyncio.sleep(wait)
+        self.following = True
         every = max(min(settings.CHAT_ABANDON_SECONDS / 3, streams.BLOCK_SECONDS), 0.1)
         delay = 0.5
         while True:
@@ -313,6 +327,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     await self.send_stream_entry(entry)
                     delay = 0.5
             except relay.REDIS_DOWN:
+                if asyncio.current_task().cancelling():
+                    raise  # redis-py turns a cancelled read into a ConnectionError
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, LAYER_RETRY_MAX_SECONDS)
 
@@ -323,8 +339,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_resume(self, request: Resume):
         """Send what was missed in bounded batches, then `resumed`, then the live rest."""
-        if self.forwarding is not None:
-            self.forwarding.cancel()
+        await self.forward_stop()
         after = request.after
         try:
             # Asked first: an answer that ends during the replay has all its frames in it.
@@ -337,7 +352,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             logger.warning("Answer stream unavailable at a resume")
             answering = False
         await self.send_event(Resumed(answering or self.key in relay.RUNS))
-        self.forward_from(after)
+        await self.forward_from(after)
 
     async def on_escalate(self, request: Escalate):
         if self.escalate is None:

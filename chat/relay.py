@@ -140,6 +140,8 @@ async def _watch(run: Run) -> None:
         try:
             why = await streams.answer_watch(token_hash=run.token_hash, wait=wait)
         except REDIS_DOWN:
+            if asyncio.current_task().cancelling():
+                raise  # redis-py turns a cancelled read into a ConnectionError
             await asyncio.sleep(wait)  # no Stop can arrive through Redis now; nor a verdict
             continue
         if why is None:

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from chat.tests.helpers import hang_up_all
+from chat.tests.helpers import SlowLLM, hang_up_all
 
 
 @pytest.fixture(autouse=True)
@@ -24,3 +24,12 @@ async def counting_llm(settings):
     settings.LLM_BASE_URL = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
     yield connections
     server.close()
+
+
+@pytest.fixture
+async def slow_llm(settings):
+    llm = await SlowLLM().start()
+    settings.LLM_BASE_URL = llm.url
+    settings.LLM_MAX_TOKENS = 400
+    yield llm
+    llm.server.close()

@@ -107,3 +107,48 @@ def http_chunk(text: str) -> bytes:
     """`text` as one chunk of a chunked HTTP body."""
     data = text.encode()
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+class SlowLLM:
+    """An OpenAI-compatible peer that streams `words` words, one every `every` seconds, and
+    counts the requests and the words it wrote: once the client hangs up, the count stops
+    growing."""
+
+    def __init__(self, words: int = 400, every: float = 0.05):
+        self.words, self.every = words, every
+        self.requests = 0
+        self.written = 0
+        self.server: asyncio.Server | None = None
+        self.url = ""
+
+    async def start(self) -> "SlowLLM":
+        self.server = await asyncio.start_server(self.answer, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+        return self
+
+    async def answer(self, reader, writer) -> None:
+        await read_llm_request(reader)
+        self.requests += 1
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        for n in range(self.words):
+            choice = {"index": 0, "delta": {"content": f"word{n} "}, "finish_reason": None}
+            try:
+                writer.write(http_chunk(f"data: {json.dumps({'choices': [choice]})}\n\n"))
+                await writer.drain()
+            except ConnectionError:
+                return
+            if reader.at_eof():  # the client closed its end
+                return
+            self.written += 1
+            await asyncio.sleep(self.every)
+        done = {"index": 0, "delta": {}, "finish_reason": "stop"}
+        try:
+            writer.write(http_chunk(f"data: {json.dumps({'choices': [done]})}\n\n"))
+            writer.write(http_chunk("data: [DONE]\n\n") + b"0\r\n\r\n")
+            await writer.drain()
+            writer.close()
+        except ConnectionError:
+            return
