@@ -50,6 +50,7 @@ from chat.throttle import FrameBudget
 from chat.timings import AnswerClock
 from core import metrics
 from core.ratelimits import chat_connection_closed, chat_connection_open, chat_retry_after
+from core.redisio import cancel_until_done
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +140,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.forward_from(None)
 
     async def disconnect(self, code):
-        # The answer goes on (chat/relay.py): the customer's next socket resumes it.
+        # The answer goes on (chat/relay.py): the customer's next socket resumes it. A
+        # forwarder left running would keep the session "present" and the answer alive.
         if self.forwarding is not None:
-            self.forwarding.cancel()
+            await cancel_until_done(self.forwarding)
         if self.counted:
             await sync_to_async(chat_connection_closed, thread_sensitive=False)(scope=self.scope)
         if self.group and self.live:
@@ -324,7 +326,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def on_resume(self, request: Resume):
         """Send what was missed in bounded batches, then `resumed`, then the live rest."""
         if self.forwarding is not None:
-            self.forwarding.cancel()
+            # Ended, not only told to end: two forwarders would send every frame twice.
+            await cancel_until_done(self.forwarding)
         after = request.after
         try:
             # Asked first: an answer that ends during the replay has all its frames in it.
