@@ -50,6 +50,7 @@ from chat.throttle import FrameBudget
 from chat.timings import AnswerClock
 from core import metrics
 from core.ratelimits import chat_connection_closed, chat_connection_open, chat_retry_after
+from core.redisio import cancel_until_done
 
 logger = logging.getLogger(__name__)
 
@@ -306,9 +307,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.forwarding = asyncio.create_task(self.forward(after, wait))
 
     async def forward_stop(self) -> None:
+        # Ended, not only told to end: two forwarders would send every frame twice, and one
+        # left running would keep the session "present" and its answer alive.
         if self.forwarding is not None:
-            self.forwarding.cancel()
-            await asyncio.wait([self.forwarding], timeout=1)
+            await cancel_until_done(self.forwarding)
         self.following = False
 
     async def forward(self, after: int | None, wait: float) -> None:

@@ -49,3 +49,18 @@ def sync_client() -> redis.Redis:
         socket_connect_timeout=settings.REDIS_TIMEOUT,
         socket_timeout=settings.REDIS_TIMEOUT,
     )
+
+
+async def cancel_until_done(task: asyncio.Task, *, tries: int = 100) -> bool:
+    """Cancel a task that calls Redis, and wait until it has ended; False if it has not
+    after `tries` cancels 50 ms apart. One cancel() may be lost: redis-py sends each
+    command through asyncio.wait_for, which on Python 3.11 returns the send's result and
+    drops a cancel that lands as the send completes (CPython gh-86296, fixed in 3.12). The
+    next one lands while the task waits for Redis's reply. For tasks with no clean-up of
+    their own only: a second cancel would cut one short."""
+    for _ in range(tries):
+        if task.done():
+            return True
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.05)
+    return task.done()
