@@ -70,6 +70,7 @@ class Stop:
 
     def __init__(self) -> None:
         self.requested = False
+        self.caught = False  # the cancellation reached a handler (chat/relay.py checks)
         self.message_id: int | None = None
 
 
@@ -179,6 +180,7 @@ async def _streamed(
     except (asyncio.CancelledError, GeneratorExit):
         # The customer left mid-answer, or pressed Stop: keep what was said, marked as cut
         # short. Cancelled, the stream is closed, so the LLM stops generating too.
+        stop.caught = True
         reply.text, reply.interrupted, reply.stopped = "".join(parts), True, stop.requested
         reply.timings = clock.finish()
         await asyncio.shield(_save(reply))

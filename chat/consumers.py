@@ -24,18 +24,17 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from chat import protocol, relay, streams
+from chat import protocol, relay
+from chat.forwarding import RESUME_WAIT_SECONDS, StreamForwarding
 from chat.models import group_for, token_hash
 from chat.protocol import (
     Agent,
-    Asked,
     Error,
     Escalate,
     Feedback,
     FeedbackSaved,
     Question,
     Resume,
-    Resumed,
     Stop,
     Ticket,
 )
@@ -50,7 +49,6 @@ from chat.throttle import FrameBudget
 from chat.timings import AnswerClock
 from core import metrics
 from core.ratelimits import chat_connection_closed, chat_connection_open, chat_retry_after
-from core.redisio import cancel_until_done
 
 logger = logging.getLogger(__name__)
 
@@ -68,19 +66,15 @@ LAYER_RETRY_MAX_SECONDS = 5.0
 TOO_MANY_CONNECTIONS = (
     "Too many chats are open from your network. Close one of them, or try again later."
 )
-# How long a new socket waits for `resume` before it forwards the stream on its own.
-RESUME_WAIT_SECONDS = 1.0
 FRAMES_TOO_FAST = "You're sending faster than we can read. Please slow down."
 INVALID = object()  # a frame that is not JSON
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
     """`escalate(conversation=, email=)` makes the conversation's ticket. The project's
     wiring hands it over (helpdesk/asgi.py: tickets.services.ticket_escalate), because
     tickets sit above the chat: the chat never imports them."""
 
-    forwarding: asyncio.Task | None = None  # the stream, to this socket
-    following = False  # that task is past its wait, sending
     group: str | None = None
     accepted = False
     live = True  # the channel layer works and this socket is in its session's group
@@ -297,64 +291,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
         # What a follow-up from this socket will be searched with (chat/answering.py).
         self.last_question = question.text
-
-    # --- The conversation's stream, to this socket ----------------------------------------------
-
-    async def forward_from(self, after: int | None, wait: float = 0) -> None:
-        """Forward from `after` instead, once the frames on their way are out: a frame
-        goes to the socket at most once, in order."""
-        await self.forward_stop()
-        self.forwarding = asyncio.create_task(self.forward(after, wait))
-
-    async def forward_stop(self) -> None:
-        # Ended, not only told to end: two forwarders would send every frame twice, and one
-        # left running would keep the session "present" and its answer alive.
-        if self.forwarding is not None:
-            await cancel_until_done(self.forwarding)
-        self.following = False
-
-    async def forward(self, after: int | None, wait: float) -> None:
-        """Send the stream's frames after `after` (None: from the running answer's start,
-        or from now) as they come. Redis down: wait it out with back-off."""
-        await asyncio.sleep(wait)
-        self.following = True
-        every = max(min(settings.CHAT_ABANDON_SECONDS / 3, streams.BLOCK_SECONDS), 0.1)
-        delay = 0.5
-        while True:
-            try:
-                if after is None:
-                    after, _ = await streams.aposition(token_hash=self.key)
-                async for entry in streams.follow(token_hash=self.key, after=after, every=every):
-                    after = entry.seq
-                    await self.send_stream_entry(entry)
-                    delay = 0.5
-            except relay.REDIS_DOWN:
-                if asyncio.current_task().cancelling():
-                    raise  # redis-py turns a cancelled read into a ConnectionError
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, LAYER_RETRY_MAX_SECONDS)
-
-    async def send_stream_entry(self, entry: streams.Entry) -> None:
-        if entry.frame.get("type") == Asked.type and entry.origin == self.socket_id:
-            return  # this socket's own question: its page shows it already
-        await self.send_json(entry.sent())
-
-    async def on_resume(self, request: Resume):
-        """Send what was missed in bounded batches, then `resumed`, then the live rest."""
-        await self.forward_stop()
-        after = request.after
-        try:
-            # Asked first: an answer that ends during the replay has all its frames in it.
-            _, answering = await streams.aposition(token_hash=self.key)
-            while batch := await streams.read(token_hash=self.key, after=after):
-                for entry in batch:
-                    await self.send_stream_entry(entry)
-                after = batch[-1].seq
-        except relay.REDIS_DOWN:
-            logger.warning("Answer stream unavailable at a resume")
-            answering = False
-        await self.send_event(Resumed(answering or self.key in relay.RUNS))
-        await self.forward_from(after)
 
     async def on_escalate(self, request: Escalate):
         if self.escalate is None:

@@ -118,6 +118,7 @@ async def _run(run: Run, chat_token: str, text: str, clock: AnswerClock, previou
     except asyncio.CancelledError:
         # A Stop, or the customer gone: the answer stored what it had (chat/answering.py).
         # Handled here: the task goes on to say so, and ends normally.
+        run.stop.caught = True
         asyncio.current_task().uncancel()
         if run.stop.requested:
             await run.send(Stopped(run.stop.message_id).frame())
@@ -149,8 +150,19 @@ async def _watch(run: Run) -> None:
         if why == "abandoned":
             logger.info("Stopping an answer: its customer has been gone a while")
         run.stop.requested = why == "stop"
-        run.task.cancel()
+        await _cancel(run)
         return
+
+
+async def _cancel(run: Run) -> None:
+    """Cancel the answer until the cancellation has reached it. One cancel() may be lost
+    while the answer talks to Redis (core.redisio.cancel_until_done says why); once it is
+    caught, no second one may cut the answer's own ending short."""
+    for _ in range(100):
+        if run.task.done() or run.stop.caught:
+            return
+        run.task.cancel()
+        await asyncio.wait({run.task}, timeout=0.05)
 
 
 async def answer_release(*, token_hash: str, at: int | None) -> None:
@@ -171,13 +183,13 @@ async def stop(*, token_hash: str) -> None:
     except REDIS_DOWN:
         if run is not None and run.task is not None:
             run.stop.requested = True
-            run.task.cancel()
+            await _cancel(run)
 
 
 async def cancel_all() -> None:
     """End every answer of this process (tests, shutdown)."""
-    tasks = [run.task for run in RUNS.values() if run.task is not None]
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.wait(tasks, timeout=10)
+    runs = [run for run in RUNS.values() if run.task is not None]
+    for run in runs:
+        await _cancel(run)
+    if runs:
+        await asyncio.wait([run.task for run in runs], timeout=10)

@@ -107,5 +107,6 @@ async def test_an_answer_goes_on_after_its_socket_drops_and_is_stored_whole(
         while not await Message.objects.filter(role="assistant").aexists():
             await asyncio.sleep(0.05)
     reply = await Message.objects.aget(role="assistant")
-    assert not reply.interrupted and not reply.stopped
+    how = {"interrupted": reply.interrupted, "stopped": reply.stopped, "fallback": reply.fallback}
+    assert how == {"interrupted": False, "stopped": False, "fallback": False}, reply.text
     assert reply.text.startswith(first["text"].strip())
