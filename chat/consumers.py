@@ -136,12 +136,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for message in waiting:
             await self.send_agent_message(message.pk, message.text, message.author_name)
         # A client that never sends `resume` sees the running answer, if any, from its start.
-        self.forward_from(None)
+        await self.forward_from(None)
 
     async def disconnect(self, code):
         # The answer goes on (chat/relay.py): the customer's next socket resumes it.
-        if self.forwarding is not None:
-            self.forwarding.cancel()
+        await self.forward_stop()
         if self.counted:
             await sync_to_async(chat_connection_closed, thread_sensitive=False)(scope=self.scope)
         if self.group and self.live:
@@ -294,10 +293,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # --- The conversation's stream, to this socket ----------------------------------------------
 
-    def forward_from(self, after: int | None) -> None:
-        if self.forwarding is not None:
-            self.forwarding.cancel()
+    async def forward_from(self, after: int | None) -> None:
+        await self.forward_stop()
         self.forwarding = asyncio.create_task(self.forward(after))
+
+    async def forward_stop(self) -> None:
+        """End the forwarding task, and wait until it has: redis-py loses a cancel that lands
+        while a command connects, and a forwarder left running would send every frame
+        twice, and keep its customer "present" forever (chat/relay.py)."""
+        task, self.forwarding = self.forwarding, None
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=0.1)
 
     async def forward(self, after: int | None) -> None:
         """Send the stream's frames after `after` (None: from the running answer's start,
@@ -323,8 +330,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_resume(self, request: Resume):
         """Send what was missed in bounded batches, then `resumed`, then the live rest."""
-        if self.forwarding is not None:
-            self.forwarding.cancel()
+        await self.forward_stop()
         after = request.after
         try:
             # Asked first: an answer that ends during the replay has all its frames in it.
@@ -337,7 +343,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             logger.warning("Answer stream unavailable at a resume")
             answering = False
         await self.send_event(Resumed(answering or self.key in relay.RUNS))
-        self.forward_from(after)
+        await self.forward_from(after)
 
     async def on_escalate(self, request: Escalate):
         if self.escalate is None:
