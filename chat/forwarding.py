@@ -65,9 +65,9 @@ class StreamForwarding:
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     async def send_stream_entry(self, entry: streams.Entry) -> None:
-        if entry.frame.get("type") == Asked.type and entry.origin == self.socket_id:
+        if entry.type == Asked.type and entry.origin == self.socket_id:
             return  # this socket's own question: its page shows it already
-        await self.send_json(entry.sent())
+        await self.send(text_data=entry.text)
 
     async def on_resume(self, request: Resume):
         """Send what was missed in bounded batches, then `resumed`, then the live rest."""

@@ -42,13 +42,25 @@ class Run:
     stop: answering.Stop = field(default_factory=answering.Stop)
     task: asyncio.Task | None = None
     watch: asyncio.Task | None = None
+    sending: asyncio.Future | None = None  # a frame being written while the answer goes on
     streamed: bool = True  # False once a write to the stream failed
 
     async def send(self, frame: dict) -> None:
+        if self.sending is not None:  # the frame before goes first
+            await asyncio.shield(self.sending)
+            self.sending = None
+        if frame["type"] == Asked.type:
+            # Written while the search and the LLM's first token are on their way, not
+            # before them: the answer's time to first token does not wait for it.
+            self.sending = asyncio.ensure_future(self.write(frame))
+            return
         if frame["type"] in ENDINGS:
             # Free the conversation before saying so: a question sent the moment the
             # page reads `done` must not be refused as "busy".
             await self.finish()
+        await self.write(frame)
+
+    async def write(self, frame: dict) -> None:
         if self.streamed:
             try:
                 await streams.append(token_hash=self.token_hash, frame=frame, origin=self.origin)

@@ -17,12 +17,14 @@ The keys, by the conversation's token hash:
   has been gone CHAT_ABANDON_SECONDS.
 """
 
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from django.conf import settings
+from redis.exceptions import NoScriptError
 
 from core.redisio import BLOCK_SECONDS, client, sync_client
 
@@ -38,9 +40,9 @@ if seq == 1 then
   redis.call('SET', KEYS[2], seq)
 end
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], seq .. '-0',
-           'frame', ARGV[3], 'origin', ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
+           'type', ARGV[3], 'frame', ARGV[4], 'origin', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
 return seq
 """
 _BEGIN = """
@@ -69,24 +71,45 @@ def _keys(token_hash: str, *parts: str) -> list[str]:
     return [key(token_hash, part) for part in parts]
 
 
+async def _script(redis, script: str, numkeys: int, *keys_and_args):
+    """Run a script by its hash, sending its text only when Redis lacks it (once after a
+    restart): the append runs for every frame."""
+    sha = hashlib.sha1(script.encode()).hexdigest()
+    try:
+        return await redis.evalsha(sha, numkeys, *keys_and_args)
+    except NoScriptError:
+        return await redis.eval(script, numkeys, *keys_and_args)
+
+
 @dataclass(frozen=True)
 class Entry:
+    """One frame of the stream, as the socket sends it: its JSON with `seq` added, spliced
+    in as text, since every socket of the session sends every frame."""
+
     seq: int
-    frame: dict
+    type: str
+    stored: str  # the frame's JSON, without `seq`
     origin: str  # the socket whose question this is, or ""
 
-    def sent(self) -> dict:
-        return {**self.frame, "seq": self.seq}
+    @property
+    def text(self) -> str:
+        return f'{self.stored[:-1]}, "seq": {self.seq}}}'
+
+    @property
+    def frame(self) -> dict:
+        return json.loads(self.text)
 
 
 async def append(*, token_hash: str, frame: dict, origin: str = "") -> int:
     """Add a frame to the conversation's stream; returns its `seq`."""
-    return await client().eval(
+    return await _script(
+        client(),
         _APPEND,
         2,
         *_keys(token_hash, "stream", "seq"),
         int(time.time() * 1000),
         settings.CHAT_STREAM_MAXLEN,
+        frame["type"],
         json.dumps(frame),
         origin,
         settings.CHAT_STREAM_TTL,
@@ -96,8 +119,8 @@ async def append(*, token_hash: str, frame: dict, origin: str = "") -> int:
 async def answer_begin(*, token_hash: str) -> int | None:
     """Claim the conversation for one answer: the `seq` before its first frame, or None
     while another answer runs. A Stop left from an earlier answer is cleared."""
-    at = await client().eval(
-        _BEGIN, 3, *_keys(token_hash, "answering", "seq", "stop"), ANSWER_CLAIM_SECONDS
+    at = await _script(
+        client(), _BEGIN, 3, *_keys(token_hash, "answering", "seq", "stop"), ANSWER_CLAIM_SECONDS
     )
     return None if at is None else int(at)
 
@@ -107,7 +130,7 @@ ANSWER_CLAIM_SECONDS = 30
 
 
 async def answer_end(*, token_hash: str, at: int) -> None:
-    await client().eval(_END, 1, key(token_hash, "answering"), str(at))
+    await _script(client(), _END, 1, key(token_hash, "answering"), str(at))
 
 
 async def answer_watch(*, token_hash: str, wait: float) -> str | None:
@@ -146,7 +169,8 @@ def position(*, token_hash: str) -> int:
 
 async def aposition(*, token_hash: str) -> tuple[int, bool]:
     """position(), and whether an answer is running."""
-    at, answering = await client().eval(_POSITION, 2, *_keys(token_hash, "answering", "seq"))
+    keys = _keys(token_hash, "answering", "seq")
+    at, answering = await _script(client(), _POSITION, 2, *keys)
     return int(at), bool(answering)
 
 
@@ -162,7 +186,7 @@ async def read(*, token_hash: str, after: int, wait: float = 0) -> list[Entry]:
     else:
         reply = await client().xread({stream: f"{after}-0"}, count=REPLAY_BATCH)
     return [
-        Entry(int(entry_id.split("-")[0]), json.loads(fields["frame"]), fields.get("origin", ""))
+        Entry(int(entry_id.split("-")[0]), fields["type"], fields["frame"], fields["origin"])
         for _, entries in reply or []
         for entry_id, fields in entries
     ]

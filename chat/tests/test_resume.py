@@ -242,3 +242,15 @@ async def test_a_page_opened_mid_answer_resumes_from_the_answers_start(
         await asyncio.to_thread(streams.position, token_hash=key_of(session_key))
         == (frames[-1]["seq"])
     )
+
+
+async def test_appending_works_after_redis_forgot_its_scripts(session_key):
+    key = key_of(session_key)
+    before = await streams.append(token_hash=key, frame={"type": "token", "text": "a"})
+    # What a Redis restart does to the script cache.
+    await asyncio.to_thread(lambda: streams.sync_client().script_flush())
+    after = await streams.append(token_hash=key, frame={"type": "token", "text": "b"})
+    assert after == before + 1
+    assert [e.frame for e in await streams.read(token_hash=key, after=before)] == [
+        {"type": "token", "text": "b", "seq": after}
+    ]
