@@ -77,6 +77,7 @@ from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from benchmarks import wsclient  # noqa: E402
 from benchmarks.wsclient import (  # noqa: E402
     ConnectionClosed,
     HandshakeRefused,
@@ -533,21 +534,12 @@ def pick_questions() -> tuple[list[str], dict[str, list[dict]]]:
 
 def start_synthetic(port: int) -> subprocess.Popen:
     log = devstack.VAR_DIR / "bench-synthetic-llm.log"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "synthetic_llm.py"), "--port", str(port),
-           "--ttft-ms", str(args.ttft_ms), "--tokens-per-second", str(args.tokens_per_second),
-           "--max-tokens", str(args.max_tokens), "--model", settings.LLM_MODEL]  # fmt: skip
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-            print(log.read_text().splitlines()[0], file=sys.stderr)  # its banner
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"the synthetic LLM did not start; see {log}")
+    proc = wsclient.start_synthetic(
+        port, ttft_ms=args.ttft_ms, tokens_per_second=args.tokens_per_second,
+        max_tokens=args.max_tokens, model=settings.LLM_MODEL, log=log,
+    )  # fmt: skip
+    print(log.read_text().splitlines()[0], file=sys.stderr)  # its banner
+    return proc
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from importlib import import_module
 from pathlib import Path
 
@@ -73,6 +72,7 @@ from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from benchmarks import wsclient  # noqa: E402
 from benchmarks.wsclient import WebSocket, free_port, new_session, start_daphne, stop  # noqa: E402
 from chat import streams  # noqa: E402
 from chat.models import SESSION_TOKEN, Conversation, Message, token_hash  # noqa: E402
@@ -278,20 +278,11 @@ def pick_questions() -> list[str]:
 
 def start_synthetic(port: int) -> subprocess.Popen:
     log = devstack.VAR_DIR / "bench-synthetic-llm.log"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "synthetic_llm.py"), "--port", str(port),
-           "--ttft-ms", str(args.ttft_ms), "--tokens-per-second", str(args.tokens_per_second),
-           "--max-tokens", str(args.max_tokens), "--model", settings.LLM_MODEL]  # fmt: skip
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"the synthetic LLM did not start; see {log}")
+    proc = wsclient.start_synthetic(
+        port, ttft_ms=args.ttft_ms, tokens_per_second=args.tokens_per_second,
+        max_tokens=args.max_tokens, model=settings.LLM_MODEL, log=log,
+    )  # fmt: skip
+    return proc
 
 
 def forget(sessions: list[str]) -> None:

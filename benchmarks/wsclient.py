@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from http.cookies import SimpleCookie
@@ -138,3 +139,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_synthetic(
+    port: int, *, ttft_ms: float, tokens_per_second: float, max_tokens: int, model: str,
+    log: Path,
+) -> subprocess.Popen:  # fmt: skip
+    """benchmarks/synthetic_llm.py on `port`, once it answers; its output goes to `log`."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "synthetic_llm.py"), "--port", str(port),
+           "--ttft-ms", str(ttft_ms), "--tokens-per-second", str(tokens_per_second),
+           "--max-tokens", str(max_tokens), "--model", model]  # fmt: skip
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"the synthetic LLM did not start; see {log}")
