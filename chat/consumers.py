@@ -207,6 +207,10 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
             await self.send_json(frame)
         await agent_message_delivered(message_id=event["message_id"])
 
+    async def agent_typing(self, event):
+        """From chat.services.agent_typing_push, through the group."""
+        await self.send_json(event["frame"])
+
     async def send_agent_message(self, message_id: int, text: str, name: str):
         self.shown_agent_messages.add(message_id)
         await self.send_event(Agent(text, name))

@@ -123,6 +123,15 @@ class AgentJoined(Event):
 
 
 @dataclass(frozen=True)
+class AgentTyping(Event):
+    """The agent who has the conversation is typing a reply (sent at most every few
+    seconds while they type; the page shows it for a few seconds)."""
+
+    type: ClassVar[str] = "agent_typing"
+    name: str
+
+
+@dataclass(frozen=True)
 class Agent(Event):
     """A human agent's message (tickets/services.py sends it through the session's group)."""
 
@@ -204,7 +213,7 @@ class Resume:
 
 INBOUND = {kind.type: kind for kind in (Question, Escalate, Feedback, Stop, Resume)}
 SERVER_EVENTS = (Asked, Token, Sources, Refusal, Fallback, Stopped, Done, FeedbackSaved, Ticket)
-SERVER_EVENTS += (Resumed, AgentJoined, Agent, Error)
+SERVER_EVENTS += (Resumed, AgentJoined, AgentTyping, Agent, Error)
 
 
 def read(content: dict) -> Question | Escalate | Feedback | Stop | Resume | Error:

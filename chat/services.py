@@ -4,7 +4,7 @@ Answering a question is chat/answering.py. Every ORM call of the chat runs on `o
 """
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -14,8 +14,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from chat.models import SESSION_TOKEN, Conversation, Message, token_hash, token_new
-from chat.protocol import Agent, AgentJoined
+from chat import streams
+from chat.models import SESSION_TOKEN, Conversation, Message, group_for, token_hash, token_new
+from chat.protocol import Agent, AgentJoined, AgentTyping
 
 logger = logging.getLogger(__name__)
 
@@ -107,3 +108,28 @@ def agent_message_push(*, message: Message, joined: bool) -> None:
         async_to_sync(get_channel_layer().group_send)(message.conversation.group_name(), event)
     except (RedisError, OSError):
         logger.warning("Channel layer down: agent reply %s waits for delivery", message.pk)
+
+
+# --- For the agent's live view of a conversation (tickets/consumers.py) ----------------------
+
+
+async def conversation_follow(*, conversation_token_hash: str) -> AsyncIterator[str]:
+    """The conversation's frames from now on (from the running answer's start, if one
+    runs), as its customer's sockets get them: JSON text with `seq`. Following does not
+    mark the customer present."""
+    at, _ = await streams.aposition(token_hash=conversation_token_hash)
+    async for entry in streams.follow(
+        token_hash=conversation_token_hash, after=at, every=streams.BLOCK_SECONDS, customer=False
+    ):
+        yield entry.text
+
+
+async def customer_online(*, conversation_token_hash: str) -> bool:
+    """Has the customer had the chat open within CHAT_ABANDON_SECONDS?"""
+    return await streams.is_present(token_hash=conversation_token_hash)
+
+
+async def agent_typing_push(*, conversation_token_hash: str, name: str) -> None:
+    """Tell the customer's open sockets that this agent is typing."""
+    event = {"type": "agent.typing", "frame": AgentTyping(name).frame()}
+    await get_channel_layer().group_send(group_for(conversation_token_hash), event)

@@ -158,6 +158,11 @@ async def present(*, token_hash: str) -> None:
     await client().set(key(token_hash, "present"), 1, ex=settings.CHAT_ABANDON_SECONDS)
 
 
+async def is_present(*, token_hash: str) -> bool:
+    """Has a socket of the session been open within CHAT_ABANDON_SECONDS?"""
+    return bool(await client().exists(key(token_hash, "present")))
+
+
 def position(*, token_hash: str) -> int:
     """Where a page that shows the stored transcript now should resume: before the
     running answer's first frame if one runs (its question and tokens are not all
@@ -192,12 +197,15 @@ async def read(*, token_hash: str, after: int, wait: float = 0) -> list[Entry]:
     ]
 
 
-async def follow(*, token_hash: str, after: int, every: float) -> AsyncIterator[Entry]:
-    """The frames after `after`, then each new one as it comes, forever. The session is
-    marked present on the way, at least every `every` seconds."""
+async def follow(
+    *, token_hash: str, after: int, every: float, customer: bool = True
+) -> AsyncIterator[Entry]:
+    """The frames after `after`, then each new one as it comes, forever. For a customer's
+    socket the session is marked present on the way, at least every `every` seconds; an
+    agent following the conversation is not its customer."""
     marked = float("-inf")
     while True:
-        if time.monotonic() - marked >= every:
+        if customer and time.monotonic() - marked >= every:
             await present(token_hash=token_hash)
             marked = time.monotonic()
         for entry in await read(token_hash=token_hash, after=after, wait=every):

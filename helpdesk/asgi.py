@@ -9,6 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 # Django must be set up before anything imports models (the consumers do).
 django_asgi_app = get_asgi_application()
 
+from channels.auth import AuthMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from channels.sessions import SessionMiddlewareStack  # noqa: E402
@@ -16,10 +17,19 @@ from django.urls import path  # noqa: E402
 
 from chat.consumers import ChatConsumer  # noqa: E402
 from chat.middleware import DegradedSocketMiddleware  # noqa: E402
+from helpdesk.otp import session_passed  # noqa: E402
+from tickets.consumers import TicketConsumer  # noqa: E402
 from tickets.services import ticket_escalate  # noqa: E402
 
-# The chat escalates through tickets, which sit above it: the wiring hands the one over.
-websocket_urlpatterns = [path("ws/chat/", ChatConsumer.as_asgi(escalate=ticket_escalate))]
+websocket_urlpatterns = [
+    # The chat escalates through tickets, which sit above it: the wiring hands the one over.
+    path("ws/chat/", ChatConsumer.as_asgi(escalate=ticket_escalate)),
+    # Staff only, by their admin login and its second factor (tickets/consumers.py).
+    path(
+        "ws/agent/tickets/<int:ticket_id>/",
+        AuthMiddleware(TicketConsumer.as_asgi(second_factor=session_passed)),
+    ),
+]
 
 application = ProtocolTypeRouter(
     {

@@ -8,9 +8,11 @@ code; from then on every admin login asks for a code.
 import django_otp
 import segno
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.db import transaction
 from django.http import HttpRequest
+from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
@@ -26,6 +28,18 @@ def must_verify(request: HttpRequest) -> bool:
     if not hasattr(request, "_otp_must_verify"):
         request._otp_must_verify = confirmed_device(request.user) is not None
     return request._otp_must_verify
+
+
+def session_passed(*, user, session) -> bool:
+    """Would the admin let this session in, as far as the second factor goes? Asked by the
+    staff socket (tickets/consumers.py, handed this by helpdesk/asgi.py), which has no
+    OTPMiddleware: a user with a device must have passed it in this session, and with
+    ADMIN_REQUIRE_2FA a superuser without one may only enrol."""
+    if confirmed_device(user) is None:
+        return not (settings.ADMIN_REQUIRE_2FA and user.is_superuser)
+    persistent_id = session.get(django_otp.DEVICE_ID_SESSION_KEY)
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is not None and device.user_id == user.pk and device.confirmed
 
 
 def device_unconfirmed(*, user) -> TOTPDevice:

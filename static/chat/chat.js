@@ -49,6 +49,10 @@
     else b.body.textContent = text;
   }
 
+  const agentTyping = el('div', 'msg system agent-typing');
+  const AGENT_TYPING_MS = 5000;
+  let agentTypingTimer = null;
+
   const typing = el('div', 'typing');
   typing.setAttribute('aria-hidden', 'true');
   typing.append(el('span'), el('span'), el('span'));
@@ -277,7 +281,17 @@
       line('system', text);
       escalation.classList.remove('suggested');
     },
-    agent: (msg) => append(bubble('agent', msg.text, str(msg.name) || 'Support agent')),
+    agent(msg) {
+      agentTyping.remove();
+      append(bubble('agent', msg.text, str(msg.name) || 'Support agent'));
+    },
+    // Sent every few seconds while the agent types: shown until a pause, or their message.
+    agent_typing(msg) {
+      agentTyping.textContent = `${str(msg.name) || 'A support agent'} is typing…`;
+      if (!agentTyping.isConnected) append(agentTyping);
+      clearTimeout(agentTypingTimer);
+      agentTypingTimer = setTimeout(() => agentTyping.remove(), AGENT_TYPING_MS);
+    },
     agent_joined: (msg) => line('agent joined', `${str(msg.name) || 'A support agent'} joined the conversation.`),
     error(msg) {
       const code = str(msg.code);

@@ -1,0 +1,112 @@
+"""The agent's live view of a ticket's conversation: a staff socket on the ticket's page.
+
+Only active staff who may view tickets can open it (Django's session login, checked at the
+handshake: anyone else is refused before the socket opens). It follows the conversation's
+stream (chat.services.conversation_follow), so the agent sees the customer's messages and
+any bot answer as the customer's own sockets get them, and whether the customer has the
+chat open. The agent's `typing` reaches the customer as `agent_typing`.
+"""
+
+import asyncio
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import RedisError
+
+from chat.services import agent_typing_push, conversation_follow, customer_online
+from core.redisio import cancel_until_done
+from tickets.selectors import ticket_for_staff
+
+logger = logging.getLogger(__name__)
+
+# How often the customer's presence is looked at, and the least time between two typing
+# notices to the customer (a keystroke each would flood them).
+PRESENCE_EVERY_SECONDS = 3.0
+TYPING_EVERY_SECONDS = 2.0
+REDIS_DOWN = (RedisError, OSError)
+
+
+class TicketConsumer(AsyncJsonWebsocketConsumer):
+    """`second_factor(user=, session=)`: would the admin let this session in? Handed over by
+    the wiring (helpdesk/asgi.py: helpdesk.otp.session_passed), which owns the admin's
+    login rules."""
+
+    tasks: tuple[asyncio.Task, ...] = ()
+    typed_at = float("-inf")
+
+    def __init__(self, *args, second_factor=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.second_factor = second_factor
+
+    async def connect(self):
+        ticket = await database_sync_to_async(self.allowed_ticket)()
+        if ticket is None:
+            await self.close(code=4403)  # before accept: the handshake gets a 403
+            return
+        self.ticket = ticket
+        self.key = ticket.conversation.token_hash
+        await self.accept()
+        self.tasks = (
+            asyncio.create_task(self.forward()),
+            asyncio.create_task(self.watch_presence()),
+        )
+
+    def allowed_ticket(self):
+        """The ticket, if this session may watch it: as the admin would let it in."""
+        user = self.scope.get("user")
+        ticket_id = self.scope["url_route"]["kwargs"]["ticket_id"]
+        ticket = ticket_for_staff(user=user, ticket_id=ticket_id)
+        if ticket is None or self.second_factor is None:  # no rule handed over: nobody
+            return None
+        return ticket if self.second_factor(user=user, session=self.scope["session"]) else None
+
+    async def disconnect(self, code):
+        for task in self.tasks:
+            await cancel_until_done(task)  # one cancel() can be lost while on Redis
+
+    async def forward(self):
+        """The conversation's frames, as they come; through a Redis outage, with back-off."""
+        delay = 0.5
+        while True:
+            try:
+                async for text in conversation_follow(conversation_token_hash=self.key):
+                    await self.send(text_data=text)
+                    delay = 0.5
+            except REDIS_DOWN:
+                if asyncio.current_task().cancelling():
+                    raise  # redis-py turns a cancelled read into a ConnectionError
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def watch_presence(self):
+        """`{"type": "customer", "online": ...}` at once, then whenever it changes."""
+        online = None
+        while True:
+            try:
+                now = await customer_online(conversation_token_hash=self.key)
+            except REDIS_DOWN:
+                if asyncio.current_task().cancelling():
+                    raise
+                now = None  # unknown: say nothing
+            if now is not None and now != online:
+                online = now
+                await self.send_json({"type": "customer", "online": online})
+            await asyncio.sleep(PRESENCE_EVERY_SECONDS)
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict) or content.get("type") != "typing":
+            return await self.send_json(
+                {"type": "error", "code": "unknown_type", "message": 'Send {"type": "typing"}.'}
+            )
+        if time.monotonic() - self.typed_at < TYPING_EVERY_SECONDS:
+            return
+        self.typed_at = time.monotonic()
+        user = self.scope["user"]
+        try:
+            await agent_typing_push(
+                conversation_token_hash=self.key, name=user.first_name or user.get_username()
+            )
+        except REDIS_DOWN:
+            logger.warning("Channel layer down: a typing notice was not sent")
