@@ -14,13 +14,12 @@ from django.conf import settings
 
 from chat import relay, streams
 from chat.protocol import Asked, Resume, Resumed
-from core.redisio import cancel_until_done
+from core.redisio import REDIS_DOWN, cancel_until_done
 
 logger = logging.getLogger(__name__)
 
 # How long a new socket waits for `resume` before it forwards the stream on its own.
 RESUME_WAIT_SECONDS = 1.0
-RETRY_MAX_SECONDS = 5.0
 
 
 class StreamForwarding:
@@ -49,20 +48,8 @@ class StreamForwarding:
         await asyncio.sleep(wait)
         self.following = True
         every = max(min(settings.CHAT_ABANDON_SECONDS / 3, streams.BLOCK_SECONDS), 0.1)
-        delay = 0.5
-        while True:
-            try:
-                if after is None:
-                    after, _ = await streams.aposition(token_hash=self.key)
-                async for entry in streams.follow(token_hash=self.key, after=after, every=every):
-                    after = entry.seq
-                    await self.send_stream_entry(entry)
-                    delay = 0.5
-            except relay.REDIS_DOWN:
-                if asyncio.current_task().cancelling():
-                    raise  # redis-py turns a cancelled read into a ConnectionError
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
+        async for entry in streams.follow(token_hash=self.key, after=after, every=every):
+            await self.send_stream_entry(entry)
 
     async def send_stream_entry(self, entry: streams.Entry) -> None:
         if entry.type == Asked.type and entry.origin == self.socket_id:
@@ -80,7 +67,7 @@ class StreamForwarding:
                 for entry in batch:
                     await self.send_stream_entry(entry)
                 after = batch[-1].seq
-        except relay.REDIS_DOWN:
+        except REDIS_DOWN:
             logger.warning("Answer stream unavailable at a resume")
             answering = False
         await self.send_event(Resumed(answering or self.key in relay.RUNS))

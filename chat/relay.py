@@ -17,18 +17,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from redis.exceptions import RedisError
 
 from chat import answering, streams
 from chat.batching import send_events
 from chat.protocol import Asked, Done, Error, Stopped
 from chat.timings import AnswerClock
 from core.degraded import DEGRADED_MESSAGE, OUTAGE_ERRORS
+from core.redisio import REDIS_DOWN, cancel_until_done
 
 logger = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Something went wrong on our side. Please try again, or escalate to a human."
-REDIS_DOWN = (RedisError, OSError)
 
 
 @dataclass
@@ -167,14 +166,9 @@ async def _watch(run: Run) -> None:
 
 
 async def _cancel(run: Run) -> None:
-    """Cancel the answer until the cancellation has reached it. One cancel() may be lost
-    while the answer talks to Redis (core.redisio.cancel_until_done says why); once it is
-    caught, no second one may cut the answer's own ending short."""
-    for _ in range(100):
-        if run.task.done() or run.stop.caught:
-            return
-        run.task.cancel()
-        await asyncio.wait({run.task}, timeout=0.05)
+    """Cancel the answer until the cancellation has reached it: once it is caught, no
+    second one may cut the answer's own ending short."""
+    await cancel_until_done(run.task, caught=lambda: run.stop.caught)
 
 
 async def answer_release(*, token_hash: str, at: int | None) -> None:

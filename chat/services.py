@@ -117,9 +117,8 @@ async def conversation_follow(*, conversation_token_hash: str) -> AsyncIterator[
     """The conversation's frames from now on (from the running answer's start, if one
     runs), as its customer's sockets get them: JSON text with `seq`. Following does not
     mark the customer present."""
-    at, _ = await streams.aposition(token_hash=conversation_token_hash)
     async for entry in streams.follow(
-        token_hash=conversation_token_hash, after=at, every=streams.BLOCK_SECONDS, customer=False
+        token_hash=conversation_token_hash, after=None, every=streams.BLOCK_SECONDS, customer=False
     ):
         yield entry.text
 

@@ -17,6 +17,8 @@ The keys, by the conversation's token hash:
   has been gone CHAT_ABANDON_SECONDS.
 """
 
+import asyncio
+import functools
 import hashlib
 import json
 import time
@@ -26,7 +28,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from redis.exceptions import NoScriptError
 
-from core.redisio import BLOCK_SECONDS, client, sync_client
+from core.redisio import BLOCK_SECONDS, REDIS_DOWN, client, sync_client
+
+# The longest wait between two tries while Redis is down.
+OUTAGE_RETRY_MAX_SECONDS = 5.0
 
 # Frames read from the stream per round trip: a long answer is replayed in bounded batches.
 REPLAY_BATCH = 100
@@ -71,10 +76,15 @@ def _keys(token_hash: str, *parts: str) -> list[str]:
     return [key(token_hash, part) for part in parts]
 
 
+@functools.cache
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
+
+
 async def _script(redis, script: str, numkeys: int, *keys_and_args):
     """Run a script by its hash, sending its text only when Redis lacks it (once after a
     restart): the append runs for every frame."""
-    sha = hashlib.sha1(script.encode()).hexdigest()
+    sha = _sha(script)
     try:
         return await redis.evalsha(sha, numkeys, *keys_and_args)
     except NoScriptError:
@@ -198,17 +208,29 @@ async def read(*, token_hash: str, after: int, wait: float = 0) -> list[Entry]:
 
 
 async def follow(
-    *, token_hash: str, after: int, every: float, customer: bool = True
+    *, token_hash: str, after: int | None, every: float, customer: bool = True
 ) -> AsyncIterator[Entry]:
-    """The frames after `after`, then each new one as it comes, forever. For a customer's
-    socket the session is marked present on the way, at least every `every` seconds; an
-    agent following the conversation is not its customer."""
-    marked = float("-inf")
+    """The frames after `after` (None: from the running answer's start, or from now), then
+    each new one as it comes, forever; through a Redis outage, with back-off, from where it
+    was. For a customer's socket the session is marked present on the way, at least every
+    `every` seconds; an agent following the conversation is not its customer."""
+    marked, delay = float("-inf"), 0.5
     while True:
-        if customer and time.monotonic() - marked >= every:
-            await present(token_hash=token_hash)
-            marked = time.monotonic()
-        for entry in await read(token_hash=token_hash, after=after, wait=every):
+        try:
+            if after is None:
+                after, _ = await aposition(token_hash=token_hash)
+            if customer and time.monotonic() - marked >= every:
+                await present(token_hash=token_hash)
+                marked = time.monotonic()
+            entries = await read(token_hash=token_hash, after=after, wait=every)
+        except REDIS_DOWN:
+            if asyncio.current_task().cancelling():
+                raise  # redis-py turns a cancelled read into a ConnectionError
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, OUTAGE_RETRY_MAX_SECONDS)
+            continue
+        delay = 0.5
+        for entry in entries:
             after = entry.seq
             yield entry
 

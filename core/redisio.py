@@ -8,10 +8,15 @@ a test pointing REDIS_URL at a Redis of its own gets a client for it.
 
 import asyncio
 import weakref
+from collections.abc import Callable
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.exceptions import RedisError
+
+# What a call to Redis raises while Redis is down (or unreachable).
+REDIS_DOWN = (RedisError, OSError)
 
 # The longest a blocking read (XREAD BLOCK, BLPOP) waits; its socket waits this much longer.
 BLOCK_SECONDS = 5.0
@@ -51,16 +56,19 @@ def sync_client() -> redis.Redis:
     )
 
 
-async def cancel_until_done(task: asyncio.Task, *, tries: int = 100) -> bool:
-    """Cancel a task that calls Redis, and wait until it has ended; False if it has not
-    after `tries` cancels 50 ms apart. One cancel() may be lost: redis-py sends each
-    command through asyncio.wait_for, which on Python 3.11 returns the send's result and
-    drops a cancel that lands as the send completes (CPython gh-86296, fixed in 3.12). The
-    next one lands while the task waits for Redis's reply. For tasks with no clean-up of
-    their own only: a second cancel would cut one short."""
+async def cancel_until_done(
+    task: asyncio.Task, *, caught: Callable[[], bool] = lambda: False, tries: int = 100
+) -> bool:
+    """Cancel a task that calls Redis, and wait until it has ended or `caught()` says the
+    cancellation reached its handler; False if neither after `tries` cancels 50 ms apart.
+    One cancel() may be lost: redis-py sends each command through asyncio.wait_for, which
+    on Python 3.11 returns the send's result and drops a cancel that lands as the send
+    completes (CPython gh-86296, fixed in 3.12). The next one lands while the task waits
+    for Redis's reply. A task with clean-up of its own passes `caught`: a second cancel
+    would cut its clean-up short."""
     for _ in range(tries):
-        if task.done():
+        if task.done() or caught():
             return True
         task.cancel()
         await asyncio.wait({task}, timeout=0.05)
-    return task.done()
+    return task.done() or caught()

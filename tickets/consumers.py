@@ -13,10 +13,9 @@ import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from redis.exceptions import RedisError
 
 from chat.services import agent_typing_push, conversation_follow, customer_online
-from core.redisio import cancel_until_done
+from core.redisio import REDIS_DOWN, cancel_until_done
 from tickets.selectors import ticket_for_staff
 
 logger = logging.getLogger(__name__)
@@ -25,7 +24,6 @@ logger = logging.getLogger(__name__)
 # notices to the customer (a keystroke each would flood them).
 PRESENCE_EVERY_SECONDS = 3.0
 TYPING_EVERY_SECONDS = 2.0
-REDIS_DOWN = (RedisError, OSError)
 
 
 class TicketConsumer(AsyncJsonWebsocketConsumer):
@@ -67,18 +65,9 @@ class TicketConsumer(AsyncJsonWebsocketConsumer):
             await cancel_until_done(task)  # one cancel() can be lost while on Redis
 
     async def forward(self):
-        """The conversation's frames, as they come; through a Redis outage, with back-off."""
-        delay = 0.5
-        while True:
-            try:
-                async for text in conversation_follow(conversation_token_hash=self.key):
-                    await self.send(text_data=text)
-                    delay = 0.5
-            except REDIS_DOWN:
-                if asyncio.current_task().cancelling():
-                    raise  # redis-py turns a cancelled read into a ConnectionError
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        """The conversation's frames, as they come (through a Redis outage too)."""
+        async for text in conversation_follow(conversation_token_hash=self.key):
+            await self.send(text_data=text)
 
     async def watch_presence(self):
         """`{"type": "customer", "online": ...}` at once, then whenever it changes."""
