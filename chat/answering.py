@@ -10,7 +10,7 @@ consumer turns each event into a frame (chat/batching.py paces the tokens).
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 
 from django.conf import settings
@@ -75,9 +75,12 @@ class Stop:
 
 
 async def answer(
-    *, chat_token: str, text: str, clock: AnswerClock, previous: str = "", stop: Stop | None = None
-) -> AsyncIterator[Event]:
-    """Answer one question. `previous`: the question this socket asked last, if any."""
+    *, chat_token: str, text: str, clock: AnswerClock, previous: str = "", stop: Stop | None = None,
+    held: Callable[..., None] | None = None,
+) -> AsyncIterator[Event]:  # fmt: skip
+    """Answer one question. `previous`: the question this socket asked last, if any.
+    `held(conversation_id=)` runs after a question is stored that a person, not the bot,
+    will answer (the tickets' side: chat.consumers.ChatConsumer)."""
     family = await _screened(text)
     # A follow-up is searched with the previous question in front, and the socket knows
     # what that was: the query is guessed and embedded before the history confirms it.
@@ -95,6 +98,7 @@ async def answer(
         yield Asked(question.pk, question.text)
         if conversation.agent_id:
             # A human has the conversation: the message lands on the ticket, the bot is silent.
+            await _tell_holder(held, conversation)
             yield Done(message_id=None)
         else:
             # Stored, so the attempt is in the transcript for review; never embedded, never
@@ -109,6 +113,16 @@ async def answer(
     async with aclosing(_answer(conversation, text, early, clock, stop or Stop())) as events:
         async for event in events:
             yield event
+
+
+async def _tell_holder(held: Callable[..., None] | None, conversation: Conversation) -> None:
+    if held is None:
+        return
+    try:
+        await on_db(held)(conversation_id=conversation.pk)
+    except Exception:
+        # The message is stored and on the ticket's page; only the queue's notice is lost.
+        logger.exception("Telling the tickets of a customer message failed")
 
 
 async def _answer(

@@ -34,6 +34,8 @@ from chat.protocol import (
     Feedback,
     FeedbackSaved,
     Question,
+    Rate,
+    Rated,
     Resume,
     Stop,
     Ticket,
@@ -71,9 +73,13 @@ INVALID = object()  # a frame that is not JSON
 
 
 class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
-    """`escalate(conversation=, email=)` makes the conversation's ticket. The project's
-    wiring hands it over (helpdesk/asgi.py: tickets.services.ticket_escalate), because
-    tickets sit above the chat: the chat never imports them."""
+    """Tickets sit above the chat, so the chat never imports them: the project's wiring
+    (helpdesk/asgi.py) hands over what it needs of them.
+    - `escalate(conversation=, email=)` makes the conversation's ticket;
+    - `held(conversation_id=)`: the customer wrote while a person has the chat (the ticket
+      reopens if resolved, and the agents' queue hears of it);
+    - `rate(conversation_token_hash=, score=, comment=)` stores the rating of a resolved
+      ticket, once; ValueError says why it cannot."""
 
     group: str | None = None
     accepted = False
@@ -82,9 +88,9 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
     last_question = ""
     counted = False  # this socket is in its address's count of open sockets
 
-    def __init__(self, *args, escalate=None, **kwargs):
+    def __init__(self, *args, escalate=None, held=None, rate=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.escalate = escalate
+        self.escalate, self.held, self.rate = escalate, held, rate
         # Marks the questions this socket asked in the stream: it shows them itself.
         self.socket_id = uuid.uuid4().hex
 
@@ -211,6 +217,10 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
         """From chat.services.agent_typing_push, through the group."""
         await self.send_json(event["frame"])
 
+    async def conversation_frame(self, event):
+        """From chat.services.customer_frame_push, through the group."""
+        await self.send_json(event["frame"])
+
     async def send_agent_message(self, message_id: int, text: str, name: str):
         self.shown_agent_messages.add(message_id)
         await self.send_event(Agent(text, name))
@@ -271,6 +281,8 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
             await relay.stop(token_hash=self.key)
         elif isinstance(request, Resume):
             await self.on_resume(request)
+        elif isinstance(request, Rate):
+            await self.on_rate(request)
         else:
             await self.send_event(request)
 
@@ -292,6 +304,7 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
             at=at,
             origin=self.socket_id,
             direct=self.send_json,
+            held=self.held,
         )
         # What a follow-up from this socket will be searched with (chat/answering.py).
         self.last_question = question.text
@@ -311,6 +324,17 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
             return await self.error("bad_email", str(exc))
         metrics.ESCALATIONS.inc()
         await self.send_event(Ticket(ticket.number))
+
+    async def on_rate(self, request: Rate):
+        if self.rate is None:
+            return await self.error("cannot_rate", "Ratings are not available right now.")
+        try:
+            await database_sync_to_async(self.rate)(
+                conversation_token_hash=self.key, score=request.score, comment=request.comment
+            )
+        except ValueError as exc:
+            return await self.error("cannot_rate", str(exc))
+        await self.send_event(Rated())
 
     async def on_feedback(self, request: Feedback):
         if not await message_feedback(

@@ -110,16 +110,46 @@ class FeedbackSaved(Event):
 
 @dataclass(frozen=True)
 class Ticket(Event):
-    """After an escalation; the same number for every escalation of a conversation."""
+    """After an escalation; the same number for every escalation of a conversation.
+    `message`: when a person will reply (business hours, core/hours.py)."""
 
     type: ClassVar[str] = "ticket"
     number: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TicketStatus(Event):
+    """The conversation's ticket changed status (sent live; the page shows it). `rate`:
+    the ticket is resolved and not rated yet, so the page asks for a rating."""
+
+    type: ClassVar[str] = "ticket_status"
+    number: str
+    status: str
+    label: str
+    rate: bool = False
+
+
+@dataclass(frozen=True)
+class Rated(Event):
+    """The customer's rating was stored."""
+
+    type: ClassVar[str] = "rated"
 
 
 @dataclass(frozen=True)
 class AgentJoined(Event):
     type: ClassVar[str] = "agent_joined"
     name: str
+
+
+@dataclass(frozen=True)
+class AgentLeft(Event):
+    """The agent handed the conversation back to the bot, which answers the next question."""
+
+    type: ClassVar[str] = "agent_left"
+    name: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -144,7 +174,7 @@ ERROR_CODES = frozenset(
     (
         "no_session bad_json bad_frame unknown_type empty_message message_too_long bad_text "
         "busy bad_email bad_feedback rate_limited internal_error service_degraded "
-        "too_many_connections bad_resume"
+        "too_many_connections bad_resume bad_rating cannot_rate"
     ).split()
 )
 
@@ -211,12 +241,22 @@ class Resume:
     after: int
 
 
-INBOUND = {kind.type: kind for kind in (Question, Escalate, Feedback, Stop, Resume)}
+@dataclass(frozen=True)
+class Rate:
+    """The customer's rating of a resolved ticket's help (CSAT): once per ticket."""
+
+    type: ClassVar[str] = "rate"
+    score: int
+    comment: str = ""
+
+
+RATE_COMMENT_MAX_CHARS = 2000
+INBOUND = {kind.type: kind for kind in (Question, Escalate, Feedback, Stop, Resume, Rate)}
 SERVER_EVENTS = (Asked, Token, Sources, Refusal, Fallback, Stopped, Done, FeedbackSaved, Ticket)
-SERVER_EVENTS += (Resumed, AgentJoined, AgentTyping, Agent, Error)
+SERVER_EVENTS += (Resumed, AgentJoined, AgentTyping, Agent, AgentLeft, TicketStatus, Rated, Error)
 
 
-def read(content: dict) -> Question | Escalate | Feedback | Stop | Resume | Error:
+def read(content: dict) -> Question | Escalate | Feedback | Stop | Resume | Rate | Error:
     """The client's frame as its type, or the Error that refuses it."""
     kind = content.get("type")
     if kind == Question.type:
@@ -238,6 +278,8 @@ def read(content: dict) -> Question | Escalate | Feedback | Stop | Resume | Erro
         if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**53:
             return Error("bad_resume", 'Send {"type": "resume", "after": <the last seq seen>}.')
         return Resume(after)
+    if kind == Rate.type:
+        return _rate(content.get("score"), content.get("comment") or "")
     # Cut short: the type is the client's text, echoed back.
     return Error("unknown_type", f"Unknown message type {repr(kind)[:40]}.")
 
@@ -253,6 +295,18 @@ def _question(text) -> Question | Error:
             f"Please keep questions under {settings.CHAT_MAX_MESSAGE_CHARS} characters.",
         )
     return Question(text.strip())
+
+
+def _rate(score, comment) -> Rate | Error:
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        return Error("bad_rating", "Rate the help from 1 to 5.")
+    if not isinstance(comment, str) or UNSTORABLE.search(comment):
+        return Error("bad_rating", "That comment has characters we can't read.")
+    if len(comment) > RATE_COMMENT_MAX_CHARS:
+        return Error(
+            "bad_rating", f"Please keep the comment under {RATE_COMMENT_MAX_CHARS} characters."
+        )
+    return Rate(score, comment.strip())
 
 
 def field_names(kind) -> tuple[set[str], set[str]]:

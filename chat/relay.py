@@ -109,17 +109,21 @@ async def answer_begin(*, token_hash: str) -> int | None | bool:
 def answer_start(
     *, chat_token: str, token_hash: str, text: str, clock: AnswerClock, previous: str,
     at: int | None, origin: str, direct: Callable[[dict], Awaitable[None]],
+    held: Callable[..., None] | None = None,
 ) -> Run:  # fmt: skip
-    """Run the answer in a task of the process; `at` from answer_begin()."""
+    """Run the answer in a task of the process; `at` from answer_begin(). `held`: see
+    answering.answer()."""
     run = Run(token_hash=token_hash, at=at, origin=origin, direct=direct, streamed=at is not None)
     RUNS[token_hash] = run
-    run.task = asyncio.create_task(_run(run, chat_token, text, clock, previous))
+    run.task = asyncio.create_task(_run(run, chat_token, text, clock, previous, held))
     return run
 
 
-async def _run(run: Run, chat_token: str, text: str, clock: AnswerClock, previous: str) -> None:
+async def _run(
+    run: Run, chat_token: str, text: str, clock: AnswerClock, previous: str, held
+) -> None:
     events = answering.answer(
-        chat_token=chat_token, text=text, clock=clock, previous=previous, stop=run.stop
+        chat_token=chat_token, text=text, clock=clock, previous=previous, stop=run.stop, held=held
     )
     if run.at is not None:
         run.watch = asyncio.create_task(_watch(run))

@@ -110,6 +110,17 @@ def agent_message_push(*, message: Message, joined: bool) -> None:
         logger.warning("Channel layer down: agent reply %s waits for delivery", message.pk)
 
 
+def customer_frame_push(*, conversation: Conversation, frame: dict) -> None:
+    """Send one protocol frame live to every open socket of the conversation's session: a
+    ticket's status, an agent leaving (tickets call this when their change commits). Not
+    kept: a page that opens later reads the same state from the database."""
+    event = {"type": "conversation.frame", "frame": frame}
+    try:
+        async_to_sync(get_channel_layer().group_send)(conversation.group_name(), event)
+    except (RedisError, OSError):
+        logger.warning("Channel layer down: a %s frame was not sent live", frame["type"])
+
+
 # --- For the agent's live view of a conversation (tickets/consumers.py) ----------------------
 
 

@@ -14,9 +14,10 @@ from core.ratelimits import page_rate
 # Counted per address: every visit without a cookie starts a new session.
 @ratelimit(group="pages", key="ip", rate=page_rate)
 @ensure_csrf_cookie
-def index(request, ticket_number_for=None):
+def index(request, ticket_for=None):
     """The support page, with the conversation so far: a reload loses nothing.
-    `ticket_number_for(conversation_token_hash=)`: handed over by the wiring
+    `ticket_for(conversation_token_hash=)`: the conversation's ticket as the customer sees
+    it (number, status, label, rate), or None; handed over by the wiring
     (helpdesk/urls.py), since tickets sit above the chat."""
     # The socket finds its conversation by a token in the Django session, so make sure
     # both exist (and the cookie); made here rather than by the socket, so that two tabs
@@ -36,8 +37,6 @@ def index(request, ticket_number_for=None):
         # The page checks source links against the same hosts (static/chat/chat.js).
         "docs_domains": settings.DOCS_DOMAINS,
         "transcript": conversation_transcript(chat_token=chat_token),
-        "ticket_number": ticket_number_for(conversation_token_hash=key)
-        if ticket_number_for
-        else "",
+        "ticket": ticket_for(conversation_token_hash=key) if ticket_for else None,
     }
     return render(request, "chat/index.html", context)

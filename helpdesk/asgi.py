@@ -18,17 +18,25 @@ from django.urls import path  # noqa: E402
 from chat.consumers import ChatConsumer  # noqa: E402
 from chat.middleware import DegradedSocketMiddleware  # noqa: E402
 from helpdesk.otp import session_passed  # noqa: E402
-from tickets.consumers import TicketConsumer  # noqa: E402
+from tickets.consumers import QueueConsumer, TicketConsumer  # noqa: E402
+from tickets.handoff import ticket_customer_wrote, ticket_rate  # noqa: E402
 from tickets.services import ticket_escalate  # noqa: E402
 
 websocket_urlpatterns = [
-    # The chat escalates through tickets, which sit above it: the wiring hands the one over.
-    path("ws/chat/", ChatConsumer.as_asgi(escalate=ticket_escalate)),
+    # The chat escalates, tells of messages to a person and takes ratings through tickets,
+    # which sit above it: the wiring hands those over.
+    path(
+        "ws/chat/",
+        ChatConsumer.as_asgi(
+            escalate=ticket_escalate, held=ticket_customer_wrote, rate=ticket_rate
+        ),
+    ),
     # Staff only, by their admin login and its second factor (tickets/consumers.py).
     path(
         "ws/agent/tickets/<int:ticket_id>/",
         AuthMiddleware(TicketConsumer.as_asgi(second_factor=session_passed)),
     ),
+    path("ws/agent/queue/", AuthMiddleware(QueueConsumer.as_asgi(second_factor=session_passed))),
 ]
 
 application = ProtocolTypeRouter(

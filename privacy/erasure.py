@@ -102,10 +102,15 @@ def conversations_anonymise(
     email_changes = TicketChange.objects.filter(ticket__conversation_id__in=ids, field="email")
     changes = _scrubbed(email_changes, scrub, "old", "new")
     TicketChange.objects.bulk_update(changes, ["old", "new"], batch_size=500)
-    tickets = _scrubbed(Ticket.objects.filter(conversation_id__in=ids), scrub, "subject")
+    # The rating's comment is the customer's own words, like a message; its score stays.
+    tickets = _scrubbed(
+        Ticket.objects.filter(conversation_id__in=ids), scrub, "subject", "csat_comment"
+    )
     for ticket in tickets:
         ticket.customer_name = ticket.email = ""
-    Ticket.objects.bulk_update(tickets, ["subject", "customer_name", "email"], batch_size=500)
+    Ticket.objects.bulk_update(
+        tickets, ["subject", "csat_comment", "customer_name", "email"], batch_size=500
+    )
     conversations = list(Conversation.objects.filter(pk__in=ids).only("pk"))
     for conversation in conversations:
         # The hash of a token nobody has: the customer's session no longer leads here.

@@ -2,9 +2,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.defaultfilters import linebreaksbr
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from tickets.admin_live import LiveMixin
+from tickets.admin_saved_replies import SavedRepliesMixin
 from tickets.models import Ticket, TicketChange, TicketNote
 from tickets.services import ticket_merge, ticket_record_changes, ticket_reply, ticket_update
 
@@ -80,21 +83,38 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(LiveMixin, SavedRepliesMixin, admin.ModelAdmin):
     form = TicketForm
     list_display = ["number", "subject", "status", "priority", "assignee", "unverified_email",
-                    "message_count", "due", "created_at"]  # fmt: skip
+                    "message_count", "due", "csat_score", "created_at"]  # fmt: skip
     list_filter = ["status", "priority", MineFilter, OverdueFilter, "assignee"]
     list_select_related = ["assignee"]
     search_fields = ["number", "email", "subject", "customer_name", "conversation__messages__text"]
     raw_id_fields = ["assignee"]
     readonly_fields = ["number", "conversation", "merged_into", "due_at", "created_at",
-                       "updated_at", "transcript", "reply_emails"]  # fmt: skip
+                       "updated_at", "csat", "transcript", "reply_emails"]  # fmt: skip
     fields = ["number", "status", "priority", "assignee", "customer_name", "email", "subject",
-              "merged_into", "due_at", "created_at", "updated_at", "transcript",
+              "merged_into", "due_at", "created_at", "updated_at", "csat", "transcript",
               "reply_emails", "reply"]  # fmt: skip
     inlines = [NoteInline, ChangeInline]
     actions = ["assign_to_me", "mark_open", "mark_resolved", "mark_closed", "merge"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("queue/", view(self.queue_view), name="tickets_ticket_queue"),
+            path(
+                "<int:ticket_id>/handoff/<str:action>/",
+                view(self.handoff_view),
+                name="tickets_ticket_handoff",
+            ),
+            path(
+                "<int:ticket_id>/saved-replies/",
+                view(self.saved_replies_view),
+                name="tickets_ticket_saved_replies",
+            ),
+            *super().get_urls(),
+        ]
 
     def get_queryset(self, request):
         # Annotated here so the list page runs a constant number of queries.
@@ -117,6 +137,17 @@ class TicketAdmin(admin.ModelAdmin):
         if obj.is_overdue():
             return format_html('<strong class="overdue">⚠ overdue since {}</strong>', when)
         return when
+
+    @admin.display(description="Customer's rating")
+    def csat(self, obj) -> str:
+        if obj.csat_score is None:
+            return "—"
+        when = timezone.localtime(obj.csat_at).strftime("%d %b %H:%M")
+        # The comment is the customer's text: format_html escapes it.
+        return format_html(
+            "<strong>{}/5</strong> ({}){}", obj.csat_score, when,
+            format_html(": {}", obj.csat_comment) if obj.csat_comment else "",
+        )  # fmt: skip
 
     @admin.display(description="Transcript")
     def transcript(self, obj) -> str:

@@ -1,4 +1,5 @@
-"""The agent's live view of a ticket's conversation: a staff socket on the ticket's page.
+"""The agents' staff sockets: the live view of a ticket's conversation, on the ticket's
+page (TicketConsumer), and the live queue (QueueConsumer).
 
 Only active staff who may view tickets can open it (Django's session login, checked at the
 handshake: anyone else is refused before the socket opens). It follows the conversation's
@@ -16,7 +17,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chat.services import agent_typing_push, conversation_follow, customer_online
 from core.redisio import REDIS_DOWN, cancel_until_done
-from tickets.selectors import ticket_for_staff
+from tickets.selectors import ticket_for_staff, ticket_staff_may_work
+from tickets.services import QUEUE_GROUP
 
 logger = logging.getLogger(__name__)
 
@@ -26,17 +28,59 @@ PRESENCE_EVERY_SECONDS = 3.0
 TYPING_EVERY_SECONDS = 2.0
 
 
-class TicketConsumer(AsyncJsonWebsocketConsumer):
+class StaffConsumer(AsyncJsonWebsocketConsumer):
     """`second_factor(user=, session=)`: would the admin let this session in? Handed over by
     the wiring (helpdesk/asgi.py: helpdesk.otp.session_passed), which owns the admin's
-    login rules."""
-
-    tasks: tuple[asyncio.Task, ...] = ()
-    typed_at = float("-inf")
+    login rules. Without one, nobody gets in."""
 
     def __init__(self, *args, second_factor=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.second_factor = second_factor
+
+    def passed(self) -> bool:
+        if self.second_factor is None:
+            return False
+        return self.second_factor(user=self.scope.get("user"), session=self.scope["session"])
+
+
+class QueueConsumer(StaffConsumer):
+    """The live queue's socket: `{"type": "queue", "reason", "number", "ticket_id",
+    "assignee_id"}` whenever a ticket joins, leaves or changes in the queue
+    (tickets.services.queue_publish). The page fetches the queue itself."""
+
+    joined = False
+
+    async def connect(self):
+        if not await database_sync_to_async(self.allowed)():
+            await self.close(code=4403)
+            return
+        # A layer that is down fails the handshake: the page retries with back-off.
+        await self.channel_layer.group_add(QUEUE_GROUP, self.channel_name)
+        self.joined = True
+        await self.accept()
+
+    def allowed(self) -> bool:
+        return ticket_staff_may_work(user=self.scope.get("user")) and self.passed()
+
+    async def disconnect(self, code):
+        if self.joined:
+            try:
+                await self.channel_layer.group_discard(QUEUE_GROUP, self.channel_name)
+            except REDIS_DOWN:
+                pass  # the group entry expires on its own (channels-redis group_expiry)
+
+    async def queue_changed(self, event):
+        await self.send_json({"type": "queue", **{k: v for k, v in event.items() if k != "type"}})
+
+    async def receive_json(self, content, **kwargs):
+        await self.send_json(
+            {"type": "error", "code": "unknown_type", "message": "This socket only listens."}
+        )
+
+
+class TicketConsumer(StaffConsumer):
+    tasks: tuple[asyncio.Task, ...] = ()
+    typed_at = float("-inf")
 
     async def connect(self):
         ticket = await database_sync_to_async(self.allowed_ticket)()
@@ -56,9 +100,7 @@ class TicketConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         ticket_id = self.scope["url_route"]["kwargs"]["ticket_id"]
         ticket = ticket_for_staff(user=user, ticket_id=ticket_id)
-        if ticket is None or self.second_factor is None:  # no rule handed over: nobody
-            return None
-        return ticket if self.second_factor(user=user, session=self.scope["session"]) else None
+        return ticket if ticket is not None and self.passed() else None
 
     async def disconnect(self, code):
         for task in self.tasks:

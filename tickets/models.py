@@ -60,17 +60,29 @@ class Ticket(models.Model):
     )
     # When the ticket should be resolved, from its priority's SLA (TICKET_SLA_HOURS).
     due_at = models.DateTimeField(null=True, blank=True)
+    # Since when the customer has been waiting for a person: set by the escalation and by
+    # each customer message while a person holds the chat, cleared by an agent's reply. The
+    # live queue lists the tickets waiting longest first.
+    waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # The customer's rating once the ticket was resolved (CSAT): given once, kept.
+    csat_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    csat_comment = models.TextField(blank=True, editable=False)
+    csat_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     # The fields whose every change is recorded in the audit trail. The email is one:
-    # replies go to it, so who pointed it where must be on record.
-    AUDITED = ("status", "priority", "assignee", "email")
+    # replies go to it, so who pointed it where must be on record. "chat" is who answers
+    # the customer, the bot or a person: every change of hands is on record too.
+    AUDITED = ("status", "priority", "assignee", "email", "chat")
     DONE = (Status.RESOLVED, Status.CLOSED)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "due_at"])]
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            models.Index(fields=["waiting_since"], name="ticket_waiting"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.subject}".strip()
@@ -88,7 +100,41 @@ class Ticket(models.Model):
             "priority": self.get_priority_display(),
             "assignee": self.assignee.get_username() if self.assignee_id else "",
             "email": self.email,
+            "chat": self.chat_holder(),
         }
+
+    # What the customer reads about their ticket on the support page.
+    CUSTOMER_LABELS = {
+        Status.NEW: "Waiting for a person",
+        Status.OPEN: "A person is on it",
+        Status.PENDING: "Waiting for your reply",
+        Status.RESOLVED: "Resolved",
+        Status.CLOSED: "Closed",
+    }
+
+    def customer_status(self) -> dict:
+        """The ticket as the customer's page shows it (chat.protocol.TicketStatus)."""
+        return {
+            "number": self.number,
+            "status": self.status,
+            "label": self.CUSTOMER_LABELS[self.status],
+            "rate": self.status == self.Status.RESOLVED and self.csat_score is None,
+        }
+
+    def chat_holder(self) -> str:
+        """Who answers the customer now: the person who took the chat, or the bot."""
+        agent = self.conversation.agent if self.conversation_id else None
+        return f"agent {agent.get_username()}" if agent else "bot"
+
+    def sla_state(self, *, now=None) -> str:
+        """ "overdue", "due soon" (within TICKET_SLA_SOON_HOURS) or "on time", for the queue."""
+        if not self.due_at or self.status in self.DONE:
+            return "on time"
+        now = now or timezone.now()
+        if self.due_at < now:
+            return "overdue"
+        soon = timedelta(hours=settings.TICKET_SLA_SOON_HOURS)
+        return "due soon" if self.due_at - now < soon else "on time"
 
 
 class TicketNote(models.Model):
@@ -152,3 +198,22 @@ class ReplyEmail(models.Model):
 
     def __str__(self) -> str:
         return f"Reply email {self.pk}: {self.get_status_display()}"
+
+
+class SavedReply(models.Model):
+    """A canned response an agent inserts from the reply box. Its text may hold
+    placeholders, filled in for the ticket at hand (tickets/services.saved_reply_render)."""
+
+    title = models.CharField(max_length=100, unique=True)
+    text = models.TextField(
+        help_text="Placeholders: {customer_name}, {ticket_number}, {agent_name}. Anything "
+        "else in braces is left as written."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name_plural = "saved replies"
+
+    def __str__(self) -> str:
+        return self.title

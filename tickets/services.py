@@ -1,14 +1,18 @@
 import logging
 from collections.abc import Callable
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from chat.models import Conversation, Message
-from chat.services import agent_message_push
+from chat.protocol import TicketStatus
+from chat.services import agent_message_push, customer_frame_push
 from core.queue import task_on_commit
 from tickets.models import ReplyEmail, Ticket, TicketChange, TicketNote, new_ticket_number
 
@@ -17,6 +21,8 @@ logger = logging.getLogger(__name__)
 # A number already taken is drawn again; 31^6 numbers make a second collision in a row
 # all but impossible, so running out of attempts means something else is wrong.
 NUMBER_ATTEMPTS = 5
+# Every open queue page of every agent is in this Channels group (tickets/consumers.py).
+QUEUE_GROUP = "staff.queue"
 
 
 def ticket_escalate(
@@ -46,10 +52,21 @@ def ticket_escalate(
         new_number=new_number,
     )
     if created:
-        Ticket.objects.filter(pk=ticket.pk).update(due_at=ticket.sla_due())
-    elif email and ticket.email != email:
-        # No user: the customer changed it, escalating again from the chat.
-        ticket_update(ticket=ticket, by=None, email=email)
+        ticket.waiting_since = timezone.now()
+        Ticket.objects.filter(pk=ticket.pk).update(
+            due_at=ticket.sla_due(), waiting_since=ticket.waiting_since
+        )
+        queue_publish(ticket=ticket, reason="new")
+        return ticket
+    changes = {"email": email} if email and ticket.email != email else {}
+    if ticket.status == Ticket.Status.RESOLVED:
+        changes["status"] = Ticket.Status.OPEN  # asking for a person again: not resolved
+    if changes:
+        # No user: the customer, escalating again from the chat.
+        ticket_update(ticket=ticket, by=None, **changes)
+    if "status" in changes or ticket.waiting_since is None:
+        Ticket.objects.filter(pk=ticket.pk).update(waiting_since=timezone.now())
+        queue_publish(ticket=ticket, reason="reopened" if "status" in changes else "reply")
     return ticket
 
 
@@ -84,7 +101,13 @@ def ticket_reply(*, ticket: Ticket, agent, text: str) -> Message:
     conversation = ticket.conversation
     joined = conversation.agent_id is None
     with transaction.atomic():
+        if joined:
+            before = ticket.audited_values()
+            conversation.agent = agent
+            ticket_record_changes(ticket=ticket, before=before, by=agent)
         Conversation.objects.filter(pk=conversation.pk).update(agent=agent)
+        # Answered: no longer waiting for a person (until the customer writes again).
+        Ticket.objects.filter(pk=ticket.pk).update(waiting_since=None)
         message = Message.objects.create(
             conversation=conversation,
             role=Message.Role.AGENT,
@@ -173,7 +196,32 @@ def ticket_record_changes(*, ticket: Ticket, before: dict[str, str], by) -> list
     if before["priority"] != after["priority"]:
         ticket.due_at = ticket.sla_due()
         Ticket.objects.filter(pk=ticket.pk).update(due_at=ticket.due_at)
+    if before["status"] != after["status"]:
+        _status_push(ticket)
     return changes
+
+
+def _status_push(ticket: Ticket) -> None:
+    """The customer's open page shows the ticket's new status, when the change commits."""
+    frame = TicketStatus(**ticket.customer_status()).frame()
+    conversation = ticket.conversation
+    transaction.on_commit(lambda: customer_frame_push(conversation=conversation, frame=frame))
+
+
+def queue_publish(*, ticket: Ticket, reason: str) -> None:
+    """Tell every open queue page, when the change commits, that this ticket changed:
+    `new`, `reply`, `reopened`, `taken`, `handed_back` or `closed`. The pages fetch the
+    queue again, with their own permissions: the event carries no customer data."""
+    event = {"type": "queue.changed", "ticket_id": ticket.pk, "number": ticket.number,
+             "reason": reason, "assignee_id": ticket.assignee_id}  # fmt: skip
+
+    def send():
+        try:
+            async_to_sync(get_channel_layer().group_send)(QUEUE_GROUP, event)
+        except (RedisError, OSError):
+            logger.warning("Channel layer down: the live queue missed a %r", reason)
+
+    transaction.on_commit(send)
 
 
 def ticket_update(*, ticket: Ticket, by, **fields) -> list[TicketChange]:

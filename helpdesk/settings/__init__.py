@@ -317,6 +317,8 @@ TICKET_SLA_HOURS = {
     "normal": envint("SLA_NORMAL_HOURS", 24),
     "low": envint("SLA_LOW_HOURS", 72),
 }
+# The live queue marks a ticket "due soon" this many hours before its due time.
+TICKET_SLA_SOON_HOURS = envint("SLA_SOON_HOURS", 2)
 # Agent replies are also emailed to customers who left an address.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

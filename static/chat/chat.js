@@ -293,6 +293,7 @@
       agentTypingTimer = setTimeout(() => agentTyping.remove(), AGENT_TYPING_MS);
     },
     agent_joined: (msg) => line('agent joined', `${str(msg.name) || 'A support agent'} joined the conversation.`),
+    agent_left: (msg) => line('agent left', str(msg.text) || 'You are talking to our assistant again.'),
     error(msg) {
       const code = str(msg.code);
       if (pending && (code === 'busy' || code === 'rate_limited')) {
@@ -319,6 +320,8 @@
       lastSeq = msg.seq;
     }
     handlers[msg.type]?.(msg);
+    // The ticket's status and its rating are ticket.js's.
+    document.dispatchEvent(new CustomEvent('chat:frame', { detail: msg }));
   }
 
   // ---------- connection ----------
@@ -403,6 +406,11 @@
   question.addEventListener('input', autosize);
   escalateBtn.addEventListener('click', escalate);
   stopBtn.addEventListener('click', () => { if (isOpen() && busy) ws.send(JSON.stringify({ type: 'stop' })); });
+  // Frames from the page's other scripts (ticket.js: a rating).
+  document.addEventListener('chat:send', (e) => {
+    if (!isOpen()) return void errorLine("You're not connected right now. Try again in a moment.");
+    ws.send(JSON.stringify(e.detail));
+  });
   emailInput.addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.isComposing) { e.preventDefault(); escalate(); } });
 
   // ---------- start ----------

@@ -1,0 +1,47 @@
+// The ticket on the support page: its status, live, and the rating once it is resolved.
+// Frames come from chat.js (`chat:frame`); the rating goes out through it (`chat:send`).
+// SECURITY: the server's text is untrusted: textContent only.
+'use strict';
+
+(() => {
+  const status = document.getElementById('ticket-status');
+  const form = document.getElementById('rating');
+  if (!status || !form) return;
+  const str = (v) => (typeof v === 'string' ? v : v == null ? '' : String(v));
+  const button = form.querySelector('button');
+
+  function showStatus(msg) {
+    status.dataset.status = str(msg.status);
+    const label = document.createElement('strong');
+    label.textContent = str(msg.label);
+    status.replaceChildren(`Ticket ${str(msg.number)}: `, label);
+    status.hidden = false;
+    form.hidden = msg.rate !== true;
+  }
+
+  function thank(text) {
+    const note = document.createElement('p');
+    note.className = 'rating-thanks';
+    note.textContent = text;
+    form.replaceWith(note);
+  }
+
+  const handlers = {
+    __proto__: null,
+    ticket_status: showStatus,
+    rated: () => thank('Thank you for your rating.'),
+    error(msg) {
+      if (msg.code === 'cannot_rate' || msg.code === 'bad_rating') button.disabled = false;
+    },
+  };
+  document.addEventListener('chat:frame', (e) => handlers[e.detail.type]?.(e.detail));
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const score = Number(new FormData(form).get('score'));
+    if (!(score >= 1 && score <= 5)) return;
+    button.disabled = true;
+    const comment = form.elements.comment.value.trim();
+    document.dispatchEvent(new CustomEvent('chat:send', { detail: { type: 'rate', score, comment } }));
+  });
+})();
