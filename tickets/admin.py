@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from tickets.admin_live import LiveMixin
 from tickets.admin_saved_replies import SavedRepliesMixin
-from tickets.models import Ticket, TicketChange, TicketNote
+from tickets.models import SavedReply, Ticket, TicketChange, TicketNote
 from tickets.services import ticket_merge, ticket_record_changes, ticket_reply, ticket_update
 
 
@@ -24,6 +24,14 @@ class TicketForm(forms.ModelForm):
     class Meta:
         model = Ticket
         fields = ["status", "priority", "assignee", "customer_name", "email", "subject"]
+
+
+@admin.register(SavedReply)
+class SavedReplyAdmin(admin.ModelAdmin):
+    # Django's own model permissions: content editors write replies, agents only read and
+    # use them (migration 0006).
+    list_display = ["title", "updated_at"]
+    search_fields = ["title", "text"]
 
 
 class NoteInline(admin.TabularInline):

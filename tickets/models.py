@@ -202,7 +202,7 @@ class ReplyEmail(models.Model):
 
 class SavedReply(models.Model):
     """A canned response an agent inserts from the reply box. Its text may hold
-    placeholders, filled in for the ticket at hand (tickets/services.saved_reply_render)."""
+    placeholders, filled in for the ticket at hand (tickets/saved_replies.saved_reply_render)."""
 
     title = models.CharField(max_length=100, unique=True)
     text = models.TextField(
