@@ -115,9 +115,10 @@ def ticket_reply(*, ticket: Ticket, agent, text: str) -> Message:
             author=agent,
             delivered=False,
         )
+        # The reply reaches the customer first, then the status it leaves the ticket in.
+        transaction.on_commit(lambda: agent_message_push(message=message, joined=joined))
         if ticket.status != Ticket.Status.PENDING:
             ticket_update(ticket=ticket, by=agent, status=Ticket.Status.PENDING)
-        transaction.on_commit(lambda: agent_message_push(message=message, joined=joined))
         if ticket.email:
             reply_email_queue(ticket=ticket, message=message)
     return message
