@@ -29,8 +29,9 @@ def _customer(key: str, email: str = "") -> Conversation:
     async_to_sync(history_append)(key=key, user="I'm Ana", assistant="Hi Ana")
     if email:
         ticket = Ticket.objects.create(
-            conversation=conversation, email=email, customer_name="Ana Lopez", subject="I'm Ana"
-        )
+            conversation=conversation, email=email, customer_name="Ana Lopez", subject="I'm Ana",
+            status="resolved", csat_score=4, csat_comment="Thanks, this is Ana Lopez",
+        )  # fmt: skip
         TicketNote.objects.create(ticket=ticket, text="Ana called from +44 20 7946 0958")
         TicketChange.objects.create(ticket=ticket, field="status", old="New", new="Open")
     return conversation
@@ -39,6 +40,8 @@ def _customer(key: str, email: str = "") -> Conversation:
 def _assert_anonymised(ticket: Ticket) -> None:
     ticket.refresh_from_db()
     assert (ticket.customer_name, ticket.email, ticket.subject) == ("", "", ERASED)
+    # The rating's comment is the customer's words; the score is the desk's figure.
+    assert (ticket.csat_score, ticket.csat_comment) == (4, ERASED)
     assert {m.text for m in ticket.conversation.messages.all()} == {ERASED}
     assert {(s.question, s.answer) for s in ReviewSample.objects.all()} == {(ERASED, ERASED)}
     assert ticket.notes.get().text == ERASED

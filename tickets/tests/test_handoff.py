@@ -235,3 +235,14 @@ async def test_escalating_again_reopens_a_resolved_ticket(session_key, agent):
     assert again.pk == ticket.pk
     await ticket.arefresh_from_db()
     assert ticket.status == "open" and ticket.waiting_since is not None
+
+
+async def test_a_customer_socket_never_hears_the_staff_queue(session_key, agent):
+    queue = queue_socket(await logged_in(agent))
+    assert (await queue.connect(timeout=10))[0]
+    socket = await customer(session_key)
+
+    await escalated(session_key)  # tells the queue
+    await queue.receive_json_from(timeout=10)
+
+    assert await socket.receive_nothing(timeout=1)
