@@ -49,7 +49,7 @@ from chat.services import (
 )
 from chat.throttle import FrameBudget
 from chat.timings import AnswerClock
-from core import metrics
+from core import hours, metrics
 from core.ratelimits import chat_connection_closed, chat_connection_open, chat_retry_after
 
 logger = logging.getLogger(__name__)
@@ -323,7 +323,9 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
         except ValueError as exc:
             return await self.error("bad_email", str(exc))
         metrics.ESCALATIONS.inc()
-        await self.send_event(Ticket(ticket.number))
+        # The ticket's address, not this frame's: one left at an earlier escalation counts.
+        message = hours.escalation_message(at=hours.now(), has_email=bool(ticket.email))
+        await self.send_event(Ticket(ticket.number, message=message))
 
     async def on_rate(self, request: Rate):
         if self.rate is None:

@@ -8,6 +8,7 @@ from chat import streams
 from chat.models import token_hash
 from chat.selectors import conversation_transcript
 from chat.services import session_chat_token
+from core import hours
 from core.ratelimits import page_rate
 
 
@@ -31,6 +32,7 @@ def index(request, ticket_for=None):
     # Read before the transcript: an answer that ends in between is then in both, and the
     # page drops the second copy; read after, it could be in neither.
     resume_after = streams.position(token_hash=key)
+    at = hours.now()
     context = {
         # Where the page's socket resumes the conversation's stream (chat/streams.py).
         "resume_after": resume_after,
@@ -38,5 +40,8 @@ def index(request, ticket_for=None):
         "docs_domains": settings.DOCS_DOMAINS,
         "transcript": conversation_transcript(chat_token=chat_token),
         "ticket": ticket_for(conversation_token_hash=key) if ticket_for else None,
+        # Whether a person answers now, and if not, when they are back (core/hours.py).
+        "agents_available": hours.is_open(at=at),
+        "next_opening": hours.opening_text(at=at),
     }
     return render(request, "chat/index.html", context)

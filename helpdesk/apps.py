@@ -1,11 +1,18 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.core import checks
+
+from core.checks import business_hours
 
 
 class HelpdeskConfig(AppConfig):
-    # Installed only for its management command (run); `manage.py devstack` runs before Django.
+    # Installed for its management command (run) and the core's system checks (the core is
+    # no app of its own); `manage.py devstack` runs before Django.
     name = "helpdesk"
     verbose_name = "Helpdesk"
+
+    def ready(self):
+        checks.register(business_hours)
 
 
 class AdminConfig(admin_apps.AdminConfig):

@@ -319,6 +319,11 @@ TICKET_SLA_HOURS = {
 }
 # The live queue marks a ticket "due soon" this many hours before its due time.
 TICKET_SLA_SOON_HOURS = envint("SLA_SOON_HOURS", 2)
+# When people answer the chat (core/hours.py): e.g. "mon-fri 09:00-17:30; sat 10:00-14:00",
+# wall-clock times in BUSINESS_TIMEZONE (an IANA name; empty: TIME_ZONE). Empty: always
+# open. Read here, parsed on use; `manage.py check` (so the migrate step) rejects a typo.
+BUSINESS_HOURS = os.environ.get("BUSINESS_HOURS", "")
+BUSINESS_TIMEZONE = os.environ.get("BUSINESS_TIMEZONE", "")
 # Agent replies are also emailed to customers who left an address.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

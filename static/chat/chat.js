@@ -276,7 +276,8 @@
       setStatus('connected');
     },
     ticket(msg) {
-      const text = `Ticket ${str(msg.number)} created. A human agent will follow up.`;
+      // The server says when a person will reply (business hours); older servers did not.
+      const text = `Ticket ${str(msg.number)} created. ${str(msg.message) || 'A human agent will follow up.'}`;
       ticketEl.textContent = text;
       line('system', text);
       escalation.classList.remove('suggested');
