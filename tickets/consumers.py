@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 # notices to the customer (a keystroke each would flood them).
 PRESENCE_EVERY_SECONDS = 3.0
 TYPING_EVERY_SECONDS = 2.0
+# How often a queue socket joins its group again (QueueConsumer.keep_joined).
+QUEUE_REJOIN_SECONDS = 300.0
 
 
 class StaffConsumer(AsyncJsonWebsocketConsumer):
@@ -49,6 +51,7 @@ class QueueConsumer(StaffConsumer):
     (tickets.services.queue_publish). The page fetches the queue itself."""
 
     joined = False
+    keeper: asyncio.Task | None = None
 
     async def connect(self):
         if not await database_sync_to_async(self.allowed)():
@@ -58,11 +61,27 @@ class QueueConsumer(StaffConsumer):
         await self.channel_layer.group_add(QUEUE_GROUP, self.channel_name)
         self.joined = True
         await self.accept()
+        self.keeper = asyncio.create_task(self.keep_joined())
+
+    async def keep_joined(self):
+        """Join again now and then: channels-redis drops a member after its group_expiry
+        (a day), and a Redis restart forgets the group, while a queue page stays open for
+        a whole shift."""
+        while True:
+            await asyncio.sleep(QUEUE_REJOIN_SECONDS)
+            try:
+                await self.channel_layer.group_add(QUEUE_GROUP, self.channel_name)
+            except REDIS_DOWN:
+                if asyncio.current_task().cancelling():
+                    raise
+                logger.warning("Channel layer down: the live queue rejoins later")
 
     def allowed(self) -> bool:
         return ticket_staff_may_work(user=self.scope.get("user")) and self.passed()
 
     async def disconnect(self, code):
+        if self.keeper is not None:
+            await cancel_until_done(self.keeper)
         if self.joined:
             try:
                 await self.channel_layer.group_discard(QUEUE_GROUP, self.channel_name)

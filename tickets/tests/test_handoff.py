@@ -3,6 +3,8 @@ back to the bot (which then answers), closes it (the ticket is resolved and the 
 asked to rate it), and a customer's message on a resolved ticket reopens it and tells its
 assignee through the live queue."""
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -246,3 +248,24 @@ async def test_a_customer_socket_never_hears_the_staff_queue(session_key, agent)
     await queue.receive_json_from(timeout=10)
 
     assert await socket.receive_nothing(timeout=1)
+
+
+async def test_a_queue_page_open_for_a_whole_shift_stays_in_its_group(
+    session_key, agent, monkeypatch
+):
+    from channels.layers import get_channel_layer
+
+    from tickets import consumers
+    from tickets.services import QUEUE_GROUP
+
+    monkeypatch.setattr(consumers, "QUEUE_REJOIN_SECONDS", 0.2)
+    queue = queue_socket(await logged_in(agent))
+    assert (await queue.connect(timeout=10))[0]
+    # What channels-redis's group_expiry, or a Redis restart, does to a member.
+    layer = get_channel_layer()
+    await layer.connection(layer.consistent_hash(QUEUE_GROUP)).delete(layer._group_key(QUEUE_GROUP))
+
+    await asyncio.sleep(0.5)
+    await escalated(session_key)
+
+    assert (await queue.receive_json_from(timeout=10))["reason"] == "new"
