@@ -9,6 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
 from chat.tests import test_browser
+from chat.tests.test_csp_browser import violations, watch
 from tickets.models import SavedReply, Ticket
 
 browser = test_browser.browser
@@ -53,9 +54,11 @@ def test_an_escalated_chat_goes_to_a_person_and_back_to_the_bot_and_is_rated(
 ):
     SavedReply.objects.create(title="Greeting", text="Hi, I'm on {ticket_number} now.")
     agent = agent_context(browser, live_url, django_user_model).new_page()
+    agent_csp = watch(agent)
     agent.goto(f"{live_url}/admin/tickets/ticket/queue/")
     agent.wait_for_selector("#queue-connection[data-state='live']")
     customer = browser.new_context().new_page()
+    customer_csp = watch(customer)
     customer.goto(live_url + "/")
     customer.wait_for_function(CONNECTED)
 
@@ -110,3 +113,5 @@ def test_an_escalated_chat_goes_to_a_person_and_back_to_the_bot_and_is_rated(
     )
     agent.reload()
     assert "5/5" in agent.inner_text(".field-csat")
+    # Every page and script of both sides ran under the Content-Security-Policy.
+    assert violations(customer, customer_csp) == [] and violations(agent, agent_csp) == []
