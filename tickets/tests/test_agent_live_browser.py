@@ -2,12 +2,10 @@
 and the customer sees the agent typing."""
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
-from django.test import Client
 
 from chat.tests import test_browser
 from tickets.models import Ticket
+from tickets.tests.helpers import agent_context
 
 browser = test_browser.browser
 live_url = test_browser.live_url
@@ -15,19 +13,6 @@ live_url = test_browser.live_url
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CONNECTED = "() => document.querySelector('#status').textContent === 'connected'"
-
-
-def agent_cookie(django_user_model) -> str:
-    user = django_user_model.objects.create_user("sam", is_staff=True, first_name="Sam")
-    kind = ContentType.objects.get_for_model(Ticket)
-    for codename in ("view_ticket", "change_ticket"):
-        permission, _ = Permission.objects.get_or_create(
-            codename=codename, content_type=kind, defaults={"name": codename}
-        )
-        user.user_permissions.add(permission)
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    return client.cookies["sessionid"].value
 
 
 def test_the_agent_sees_the_customer_live_and_the_customer_sees_the_agent_typing(
@@ -44,9 +29,7 @@ def test_the_agent_sees_the_customer_live_and_the_customer_sees_the_agent_typing
         number=customer.inner_text("#ticket").split("Ticket ")[1].split()[0]
     )
 
-    staff = browser.new_context()
-    staff.add_cookies([{"name": "sessionid", "value": agent_cookie(django_user_model),
-                        "url": live_url}])  # fmt: skip
+    staff = agent_context(browser, live_url, django_user_model)
     agent = staff.new_page()
     agent.goto(f"{live_url}/admin/tickets/ticket/{ticket.pk}/change/")
     agent.wait_for_function(

@@ -4,13 +4,11 @@ escalate, the live queue, take and reply with a saved reply, the customer's answ
 live, hand back to the bot, the bot answering, resolve, and the customer's rating."""
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
-from django.test import Client
 
 from chat.tests import test_browser
 from chat.tests.test_csp_browser import violations, watch
 from tickets.models import SavedReply, Ticket
+from tickets.tests.helpers import agent_context
 
 browser = test_browser.browser
 live_url = test_browser.live_url
@@ -18,27 +16,6 @@ live_url = test_browser.live_url
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CONNECTED = "() => document.querySelector('#status').textContent === 'connected'"
-PERMISSIONS = ((Ticket, "view_ticket"), (Ticket, "change_ticket"), (SavedReply, "view_savedreply"))
-
-
-def agent_context(browser, live_url, django_user_model):
-    # The flushed test database has no groups from migrations: the permissions of "Support
-    # agents" are given one by one.
-    user = django_user_model.objects.create_user("sam", is_staff=True, first_name="Sam")
-    for model, codename in PERMISSIONS:
-        permission, _ = Permission.objects.get_or_create(
-            codename=codename,
-            content_type=ContentType.objects.get_for_model(model),
-            defaults={"name": codename},
-        )
-        user.user_permissions.add(permission)
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    context = browser.new_context()
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_url}]
-    )
-    return context
 
 
 def text_of(page, selector: str, expected: str) -> None:

@@ -2,35 +2,16 @@
 the reply filled in for the ticket."""
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
-from django.test import Client
 
 from chat.models import Conversation
 from chat.tests import test_browser
 from tickets.models import SavedReply, Ticket
+from tickets.tests.helpers import agent_context
 
 browser = test_browser.browser
 live_url = test_browser.live_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def agent_cookie(django_user_model) -> str:
-    # The flushed test database has no groups from migrations: the agent's permissions
-    # are given one by one, as "Support agents" has them.
-    user = django_user_model.objects.create_user("sam", is_staff=True, first_name="Sam")
-    for model, codename in ((Ticket, "view_ticket"), (Ticket, "change_ticket"),
-                            (SavedReply, "view_savedreply")):  # fmt: skip
-        permission, _ = Permission.objects.get_or_create(
-            codename=codename,
-            content_type=ContentType.objects.get_for_model(model),
-            defaults={"name": codename},
-        )
-        user.user_permissions.add(permission)
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    return client.cookies["sessionid"].value
 
 
 def test_an_agent_finds_a_saved_reply_and_inserts_it_filled_in(
@@ -43,9 +24,7 @@ def test_an_agent_finds_a_saved_reply_and_inserts_it_filled_in(
     SavedReply.objects.create(title="Password reset", text="Use the link on the login page.")
     ticket = Ticket.objects.create(conversation=Conversation.objects.create(), customer_name="Ada")
 
-    staff = browser.new_context()
-    staff.add_cookies([{"name": "sessionid", "value": agent_cookie(django_user_model),
-                        "url": live_url}])  # fmt: skip
+    staff = agent_context(browser, live_url, django_user_model)
     agent = staff.new_page()
     agent.goto(f"{live_url}/admin/tickets/ticket/{ticket.pk}/change/")
     agent.fill("#id_reply", "Thanks for waiting. ")
