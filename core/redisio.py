@@ -21,6 +21,13 @@ REDIS_DOWN = (RedisError, OSError)
 # The longest a blocking read (XREAD BLOCK, BLPOP) waits; its socket waits this much longer.
 BLOCK_SECONDS = 5.0
 
+# Connections per pool. redis-py 8 caps a pool at 100 unless told, and raises past it rather
+# than wait: every open socket (a customer's chat, an agent's ticket page) holds one for its
+# blocking read, so the 101st socket of a process read nothing, silently, while Redis was
+# fine (benchmarks/staff_sockets.py). The bounds are the process's open files and Redis's
+# maxclients (10000 by default).
+MAX_CONNECTIONS = 10_000
+
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
 
 
@@ -31,6 +38,7 @@ def _make(blocking: bool) -> aioredis.Redis:
         decode_responses=True,
         socket_connect_timeout=settings.REDIS_TIMEOUT,
         socket_timeout=timeout,
+        max_connections=MAX_CONNECTIONS,
     )
 
 
