@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "chat",
     "knowledge",
     "tickets",
+    "insights",
     "privacy",
 ]
 
