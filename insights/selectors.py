@@ -1,8 +1,23 @@
 """Reads for the insights dashboard (insights/admin_views.py). CONTRACT: the dashboard page
-is built against these signatures; their bodies are being written (issue 18)."""
+is built against these signatures and reads only the dataclasses' attributes and properties.
+
+Three queries whatever the volume: the Outcome rollup summed per period, the time to first
+token's percentiles (per period and overall, one query with ROLLUP), and the cited articles.
+Conversations are counted on the day their first message came (Outcome.started_on); times
+to first token and citations are of the answers given in the range."""
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncWeek
+
+from chat.models import Message
+from insights.models import Outcome
+from knowledge.models import Article
 
 
 @dataclass
@@ -80,8 +95,149 @@ class Dashboard:
     cited_in_thumbs_down: list[CitedArticle] = field(default_factory=list)
 
 
+PERIODS = ("day", "week")
+# The Outcome columns each period sums.
+SUMMED = ["questions", "answered", "refused", "fallback", "injection", "thumbs_up", "thumbs_down"]
+RESOLUTIONS = [r.value for r in Outcome.Resolution]
+
+
 def dashboard(*, start: date, end: date, by: str = "day", limit: int = 10) -> Dashboard:
     """The figures of conversations that started from `start` to `end` (inclusive, in
     TIME_ZONE), per day or per ISO week (weeks start on Monday), from the Outcome rollup
     and a few aggregate queries: a constant number of queries whatever the volume."""
-    raise NotImplementedError
+    if by not in PERIODS:
+        raise ValueError(f"by must be one of {PERIODS}, not {by!r}")
+    if end < start:
+        raise ValueError("end is before start")
+    sums = {period: dict.fromkeys(_KEYS, 0) for period in period_starts(start, end, by)}
+    for row in _outcome_sums(start=start, end=end, by=by):
+        sums[row.pop("period")] = row
+    periods = {period: _figures(period, row) for period, row in sums.items()}
+    totals = _figures(start, {key: sum(row[key] for row in sums.values()) for key in _KEYS})
+    since, until = _local_midnight(start), _local_midnight(end + timedelta(days=1))
+    for period, p50, p95 in _ttft(since=since, until=until, by=by):
+        figures = totals if period is None else periods.get(period)
+        if figures is not None:
+            figures.ttft_p50_ms, figures.ttft_p95_ms = p50, p95
+    most_cited, in_thumbs_down = _cited(since=since, until=until, limit=limit)
+    return Dashboard(
+        start=start,
+        end=end,
+        by=by,
+        periods=list(periods.values()),
+        totals=totals,
+        most_cited=most_cited,
+        cited_in_thumbs_down=in_thumbs_down,
+    )
+
+
+def period_starts(start: date, end: date, by: str) -> list[date]:
+    """Every period from the one holding `start` to the one holding `end`, empty or not:
+    each day, or each ISO week's Monday."""
+    step = timedelta(days=1 if by == "day" else 7)
+    first = start if by == "day" else start - timedelta(days=start.weekday())
+    return [first + step * n for n in range((end - first) // step + 1)]
+
+
+_KEYS = ["conversations", "escalations", *SUMMED, *RESOLUTIONS, "csat_sum", "csat_count"]
+
+
+def _outcome_sums(*, start: date, end: date, by: str) -> list[dict]:
+    period = F("started_on") if by == "day" else TruncWeek("started_on")
+    named = {f"sum_{name}": Sum(name) for name in SUMMED}
+    named |= {f"n_{r}": Count("pk", filter=Q(resolution=r)) for r in RESOLUTIONS}
+    rows = (
+        Outcome.objects.filter(started_on__range=(start, end))
+        .annotate(period=period)
+        .values("period")
+        .annotate(
+            conversations=Count("pk"),
+            escalations=Count("pk", filter=Q(escalated=True)),
+            csat_sum=Sum("csat_score"),
+            csat_count=Count("csat_score"),
+            **named,
+        )
+        .order_by("period")
+    )
+    # "sum_questions" -> "questions": the model's own names are taken by its fields.
+    return [
+        {key.removeprefix("sum_").removeprefix("n_"): value or 0 for key, value in row.items()}
+        | {"period": row["period"]}
+        for row in rows
+    ]
+
+
+def _figures(period: date, row: dict) -> Figures:
+    csat_count = row["csat_count"]
+    return Figures(
+        start=period,
+        conversations=row["conversations"],
+        escalations=row["escalations"],
+        **{name: row[name] for name in SUMMED},
+        **{r: row[r] for r in RESOLUTIONS},
+        csat_average=row["csat_sum"] / csat_count if csat_count else None,
+        csat_count=csat_count,
+    )
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+def _ttft(*, since: datetime, until: datetime, by: str) -> list[tuple]:
+    """(period start, p50, p95) of the answers' time to first token from the model
+    (Message.timings' llm_ttft), per period, and a last row for the whole range whose
+    period is None. Percentiles do not add up, hence ROLLUP instead of summing periods."""
+    sql = f"""
+        SELECT CASE WHEN GROUPING(period) = 1 THEN NULL ELSE period END,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY ttft),
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft)
+        FROM (
+            SELECT date_trunc(%s, created_at AT TIME ZONE %s)::date AS period,
+                   (timings ->> 'llm_ttft')::double precision AS ttft
+            FROM {Message._meta.db_table}
+            WHERE role = %s AND created_at >= %s AND created_at < %s
+              AND jsonb_typeof(timings -> 'llm_ttft') = 'number'
+        ) answers
+        GROUP BY ROLLUP (period)
+    """
+    params = [by, settings.TIME_ZONE, Message.Role.ASSISTANT, since, until]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _cited(*, since: datetime, until: datetime, limit: int) -> tuple[list, list]:
+    """The articles cited most often by answers given in the range, and those cited most
+    often by answers that got a thumbs-down. Answers only: a refusal cites nothing, and the
+    fallback lists what retrieval found, not what an answer drew on."""
+    sql = f"""
+        WITH cited AS (
+            SELECT source ->> 'slug' AS slug, max(source ->> 'title') AS title,
+                   count(DISTINCT m.id) AS n,
+                   count(DISTINCT m.id) FILTER (WHERE m.feedback = 'down') AS down
+            FROM {Message._meta.db_table} m
+            CROSS JOIN LATERAL jsonb_array_elements(m.sources) AS source
+            WHERE m.role = %s AND NOT m.refused AND NOT m.fallback
+              AND m.created_at >= %s AND m.created_at < %s
+              AND jsonb_typeof(m.sources) = 'array'
+              AND jsonb_typeof(source) = 'object' AND source ->> 'slug' IS NOT NULL
+            GROUP BY 1
+        ), ranked AS (
+            SELECT c.slug, coalesce(a.title, c.title, c.slug) AS title, c.n, c.down,
+                   row_number() OVER (ORDER BY c.n DESC, c.slug) AS by_n,
+                   row_number() OVER (ORDER BY c.down DESC, c.slug) AS by_down
+            FROM cited c LEFT JOIN {Article._meta.db_table} a ON a.slug = c.slug
+        )
+        SELECT slug, title, n, down, by_n, by_down FROM ranked
+        WHERE by_n <= %s OR (down > 0 AND by_down <= %s)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Message.Role.ASSISTANT, since, until, limit, limit])
+        rows = cursor.fetchall()
+    most = sorted((r for r in rows if r[4] <= limit), key=lambda r: r[4])
+    down = sorted((r for r in rows if r[3] > 0 and r[5] <= limit), key=lambda r: r[5])
+    return (
+        [CitedArticle(title=r[1], slug=r[0], count=r[2]) for r in most],
+        [CitedArticle(title=r[1], slug=r[0], count=r[3]) for r in down],
+    )

@@ -261,6 +261,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 from helpdesk.settings.answers import *  # noqa: E402, F403
 
+# Insights (insights/resolution.py): an answer is an assumed resolution once this many hours
+# pass without the customer coming back for more help; a customer message counts as coming
+# back when the chat had been quiet this many minutes since the answer.
+INSIGHTS_RETURN_HOURS = envint("INSIGHTS_RETURN_HOURS", 24)
+INSIGHTS_QUIET_MINUTES = envint("INSIGHTS_QUIET_MINUTES", 30)
+
 # Periodic tasks, run by beat.
 CELERY_BEAT_SCHEDULE = {
     "sample-answers-for-review": {
@@ -274,6 +280,11 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-work": {
         "task": "knowledge.tasks.requeue_stale_work",
         "schedule": envint("KB_REQUEUE_EVERY_SECONDS", 300),
+    },
+    # The dashboard reads the Outcome rollup: it is this many seconds behind at most.
+    "roll-up-outcomes": {
+        "task": "insights.tasks.rollup_outcomes",
+        "schedule": envint("INSIGHTS_ROLLUP_EVERY_SECONDS", 900),
     },
 }
 

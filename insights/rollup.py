@@ -1,0 +1,163 @@
+"""The Outcome rollup: one row per conversation, counted once and read by the dashboard, so
+the dashboard sums a few thousand rows instead of reading every message.
+
+A conversation is (re)computed when it has messages and
+- it has no Outcome yet, or its Outcome is still pending (its window is open);
+- it changed since its Outcome was computed: the conversation's `updated_at`, its ticket's
+  `updated_at` or `csat_at` (a CSAT rating is written with update(), which bumps nothing),
+  or a message created after `computed_at`;
+- or its Outcome was computed in the last INSIGHTS_RETURN_HOURS + 1 hours. A thumb on an
+  answer is written with update() and moves no timestamp, so nothing above would see it;
+  a thumb comes while the customer still has the answer open, which is well inside that
+  time after the Outcome last changed. The hour more also covers a message committed
+  while a run was reading. Such rows are written again only when a figure changed (or the
+  conversation did), so `computed_at` stays put and each row leaves this set a day later.
+
+Reads are in batches of BATCH conversations (three queries and one upsert each), never one
+query per conversation. Safe to run twice: each row is an upsert of the same figures.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    TextField,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from chat.models import Conversation, Message
+from insights.models import Outcome
+from insights.resolution import ASSISTANT, USER, Turn, classify
+from tickets.models import Ticket
+
+BATCH = 2000
+TEXT = TextField()
+FIGURES = ["started_on", "questions", "answered", "refused", "fallback", "injection",
+           "escalated", "resolution", "thumbs_up", "thumbs_down", "csat_score"]  # fmt: skip
+
+
+def outcomes_roll_up(*, now: datetime | None = None, conversation_id: int | None = None) -> int:
+    """(Re)compute the Outcome of each conversation that needs it, or of the one given.
+    Returns how many rows were written."""
+    now = now or timezone.now()
+    one = conversation_id is not None
+    stale = {conversation_id: True} if one else dict(_stale(now=now))
+    ids = sorted(stale)
+    return sum(
+        _roll_up(ids[n : n + BATCH], touched=stale, now=now) for n in range(0, len(ids), BATCH)
+    )
+
+
+def _stale(*, now: datetime) -> Iterable[tuple[int, bool]]:
+    """(conversation id, changed since its Outcome was computed) of each one to compute."""
+    computed = F("outcome__computed_at")
+    later = Message.objects.filter(
+        conversation=OuterRef("pk"), created_at__gt=OuterRef("outcome__computed_at")
+    )
+    touched = (
+        Q(updated_at__gt=computed)
+        | Q(ticket__updated_at__gt=computed)
+        | Q(ticket__csat_at__gt=computed)
+        | Exists(later)
+    )
+    recent = now - timedelta(hours=settings.INSIGHTS_RETURN_HOURS + 1)
+    return (
+        Conversation.objects.filter(Exists(Message.objects.filter(conversation=OuterRef("pk"))))
+        .annotate(touched=ExpressionWrapper(touched, output_field=BooleanField()))
+        .filter(
+            Q(outcome__isnull=True)
+            | Q(outcome__resolution=Outcome.Resolution.PENDING)
+            | Q(outcome__computed_at__gte=recent)
+            | Q(touched=True)
+        )
+        .order_by("pk")
+        .values_list("pk", "touched")
+    )
+
+
+def _roll_up(ids: list[int], *, touched: dict[int, bool], now: datetime) -> int:
+    turns = _turns(ids)
+    tickets = dict(
+        Ticket.objects.filter(conversation_id__in=ids).values_list("conversation_id", "csat_score")
+    )
+    existing = {o.conversation_id: o for o in Outcome.objects.filter(conversation_id__in=ids)}
+    rows = []
+    for conversation_id, messages in turns.items():
+        escalated = conversation_id in tickets
+        row = Outcome(
+            conversation_id=conversation_id,
+            started_on=messages[0].at.astimezone(ZoneInfo(settings.TIME_ZONE)).date(),
+            resolution=classify(messages=messages, escalated=escalated, now=now),
+            escalated=escalated,
+            csat_score=tickets.get(conversation_id),
+            computed_at=now,
+            **counts(messages),
+        )
+        old = existing.get(conversation_id)
+        if old is None or touched.get(conversation_id) or _differs(old, row):
+            rows.append(row)
+    Outcome.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["conversation"],
+        update_fields=[*FIGURES, "computed_at"],
+    )
+    return len(rows)
+
+
+def _differs(old: Outcome, new: Outcome) -> bool:
+    return any(getattr(old, name) != getattr(new, name) for name in FIGURES)
+
+
+def _turns(ids: list[int]) -> dict[int, list[Turn]]:
+    """Each conversation's messages in order. Only customers' texts are read (the phrase
+    rules need them); answers can be long, and their text decides nothing."""
+    rows = (
+        Message.objects.filter(conversation_id__in=ids)
+        .order_by("conversation_id", "created_at", "id")
+        .annotate(said=Case(When(role=USER, then="text"), default=Value(""), output_field=TEXT))
+        .values_list(
+            "conversation_id", "role", "created_at", "said", "refused", "fallback", "screened",
+            "feedback",
+        )
+    )  # fmt: skip
+    turns: dict[int, list[Turn]] = defaultdict(list)
+    for conversation_id, role, at, text, refused, fallback, screened, feedback in rows:
+        turns[conversation_id].append(
+            Turn(role, at, text, refused, fallback, screened or "", feedback or "")
+        )
+    return turns
+
+
+def counts(messages: list[Turn]) -> dict[str, int]:
+    """The conversation's figures. A refusal answering a screened question is counted as an
+    injection refusal (on the question), not as a question the knowledge base lacked."""
+    figures = dict.fromkeys(
+        ["questions", "answered", "refused", "fallback", "injection", "thumbs_up", "thumbs_down"],
+        0,
+    )
+    screened = False
+    for turn in messages:
+        if turn.role == USER:
+            screened = bool(turn.screened)
+            figures["questions"] += 1
+            figures["injection"] += screened
+        elif turn.role == ASSISTANT:
+            figures["answered"] += not (turn.refused or turn.fallback)
+            figures["refused"] += turn.refused and not screened
+            figures["fallback"] += turn.fallback
+            figures["thumbs_up"] += turn.feedback == "up"
+            figures["thumbs_down"] += turn.feedback == "down"
+    return figures
