@@ -3,10 +3,22 @@ from django.urls import include, path
 
 from core.metrics import metrics
 from helpdesk import views
+from insights import admin_views as insights_admin
 from tickets.selectors import ticket_for_customer
 
 # admin.site is helpdesk.admin_site.HelpdeskAdminSite (helpdesk.apps.AdminConfig).
 urlpatterns = [
+    # Admin pages of no one model, behind the admin's own login (admin_view).
+    path(
+        "admin/insights/dashboard/",
+        admin.site.admin_view(insights_admin.dashboard_page),
+        name="insights_dashboard",
+    ),
+    path(
+        "admin/insights/dashboard.csv",
+        admin.site.admin_view(insights_admin.dashboard_csv),
+        name="insights_dashboard_csv",
+    ),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
