@@ -186,7 +186,7 @@ def main() -> None:
         ("dashboard, 30 days by day", f"{dashboard}?start={month}&end={today}&by=day"),
         ("dashboard, 90 days by week", f"{dashboard}?start={quarter}&end={today}&by=week"),
         ("dashboard CSV (periods)",
-         f"{dashboard}?start={quarter}&end={today}&by=day&format=csv&table=periods"),
+         f"/admin/insights/dashboard.csv?table=periods&start={quarter}&end={today}&by=day"),
         ("content gaps list", "/admin/insights/contentgap/"),
         ("one content gap", f"/admin/insights/contentgap/{gap.pk}/change/"),
     ]  # fmt: skip
