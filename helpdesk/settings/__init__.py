@@ -275,6 +275,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "knowledge.tasks.requeue_stale_work",
         "schedule": envint("KB_REQUEUE_EVERY_SECONDS", 300),
     },
+    # Content gaps regrouped, and re-checked after articles change (insights/gaps.py).
+    "content-gaps": {
+        "task": "insights.tasks.recheck_gaps",
+        "schedule": envint("INSIGHTS_GAPS_EVERY_SECONDS", 3600),
+    },
 }
 
 # Prometheus scrapes /metrics; with a token set it must send "Authorization: Bearer <token>".

@@ -1,0 +1,1 @@
+from insights import admin_gaps  # noqa: F401 (registers ContentGapAdmin)
