@@ -192,6 +192,7 @@ def _nearest_article(
 
 def _store(groups: list[_Group], nearest: list[tuple[Article | None, float | None]]) -> None:
     gap_ids = _matched_gaps(groups)
+    sizes = Counter(q.gap_id for g in groups for q in g.questions)
     with transaction.atomic():
         for group, gap_id, (article, similarity) in zip(groups, gap_ids, nearest, strict=True):
             fields = {
@@ -199,9 +200,18 @@ def _store(groups: list[_Group], nearest: list[tuple[Article | None, float | Non
                 "nearest_article": article,
                 "nearest_similarity": similarity,
             }
+            if not _same_questions(group, gap_id, sizes):
+                # Its re-check counted other questions: unchecked until the next one.
+                fields |= {"answered_now": None, "checked_at": None}
             if gap_id is None or not ContentGap.objects.filter(pk=gap_id).update(**fields):
                 gap_id = ContentGap.objects.create(**fields).pk
             GapQuestion.objects.filter(pk__in=[q.pk for q in group.questions]).update(gap=gap_id)
+
+
+def _same_questions(group: _Group, gap_id: int | None, sizes: Counter) -> bool:
+    return sizes[gap_id] == len(group.questions) and all(
+        q.gap_id == gap_id for q in group.questions
+    )
 
 
 def _matched_gaps(groups: list[_Group]) -> list[int | None]:
