@@ -165,6 +165,23 @@ async def stream_chat(messages: list[dict[str, str]]) -> AsyncIterator[str]:
     raise LLMUnavailable("; ".join(failures))
 
 
+def complete(messages: list[dict[str, str]]) -> str:
+    """The whole answer at once, for blocking callers with nobody to stream to (an admin
+    action drafting an article): stream_chat's deltas joined, with its failover and
+    breakers, and LLMUnavailable as there. Runs on an event loop of its own, so the
+    clients made for that loop are closed before it ends."""
+    return asyncio.run(_complete(messages))
+
+
+async def _complete(messages: list[dict[str, str]]) -> str:
+    try:
+        async with aclosing(stream_chat(messages)) as deltas:
+            return "".join([delta async for delta in deltas])
+    finally:
+        for client in _clients.pop(asyncio.get_running_loop(), {}).values():
+            await client.close()
+
+
 async def _stream_from(url: str, messages: list[dict[str, str]]) -> AsyncIterator[str]:
     circuit = breaker(url)
     if not circuit.allow():

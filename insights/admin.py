@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import path
 
+from insights import admin_gaps  # noqa: F401 (registers ContentGapAdmin)
 from insights.models import Outcome
 
 

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
@@ -344,11 +345,15 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Publish selected articles")
     def publish(self, request, queryset):
-        self.message_user(request, f"Published {queryset.update(published=True)} article(s).")
+        # updated_at too (update() skips auto_now): what insights' re-check of content
+        # gaps looks at to learn that an article may answer more now.
+        published = queryset.update(published=True, updated_at=timezone.now())
+        self.message_user(request, f"Published {published} article(s).")
 
     @admin.action(description="Unpublish selected articles (they stop answering at once)")
     def unpublish(self, request, queryset):
-        self.message_user(request, f"Unpublished {queryset.update(published=False)} article(s).")
+        unpublished = queryset.update(published=False, updated_at=timezone.now())
+        self.message_user(request, f"Unpublished {unpublished} article(s).")
 
     @admin.action(description="Re-embed selected articles")
     def reembed(self, request, queryset):

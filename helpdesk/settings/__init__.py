@@ -286,6 +286,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "insights.tasks.rollup_outcomes",
         "schedule": envint("INSIGHTS_ROLLUP_EVERY_SECONDS", 900),
     },
+    # Content gaps regrouped, and re-checked after articles change (insights/gaps.py).
+    "content-gaps": {
+        "task": "insights.tasks.recheck_gaps",
+        "schedule": envint("INSIGHTS_GAPS_EVERY_SECONDS", 3600),
+    },
 }
 
 # Prometheus scrapes /metrics; with a token set it must send "Authorization: Bearer <token>".
