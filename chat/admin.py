@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
 from chat.models import Conversation, Message, ReviewSample
@@ -58,14 +59,23 @@ class ReviewSampleAdmin(admin.ModelAdmin):
     Question and answer are the redacted copies stored on the sample; nothing here reads
     the raw message text."""
 
-    list_display = ["message_id", "question", "answer", "retrieval_score", "refused",
+    list_display = ["message_id", "reason", "question", "answer", "retrieval_score", "refused",
                     "groundedness", "feedback", "verdict", "created_at"]  # fmt: skip
-    list_filter = ["verdict", "message__refused", "message__feedback"]
+    list_filter = ["reason", "verdict", "message__refused", "message__feedback"]
     list_select_related = ["message"]
-    fields = ["question", "answer", "retrieval_score", "refused", "groundedness", "feedback",
-              "sources", "verdict", "note", "reviewer", "reviewed_at"]  # fmt: skip
-    readonly_fields = ["question", "answer", "retrieval_score", "refused", "groundedness",
-                       "feedback", "sources", "reviewer", "reviewed_at"]  # fmt: skip
+    # The trouble first (ReviewSample.Reason's order), newest first within each reason.
+    ordering = [
+        Case(
+            *[When(reason=r, then=Value(n)) for n, r in enumerate(ReviewSample.Reason.values)],
+            output_field=IntegerField(),
+        ),
+        "-created_at",
+    ]
+    fields = ["reason", "question", "answer", "retrieval_score", "refused", "groundedness",
+              "feedback", "sources", "verdict", "note", "reviewer", "reviewed_at"]  # fmt: skip
+    readonly_fields = ["reason", "question", "answer", "retrieval_score", "refused",
+                       "groundedness", "feedback", "sources", "reviewer",
+                       "reviewed_at"]  # fmt: skip
     actions = ["mark_good", "mark_bad"]
 
     def get_queryset(self, request):

@@ -143,7 +143,19 @@ class ReviewSample(models.Model):
         GOOD = "good", "Good"
         BAD = "bad", "Bad"
 
+    class Reason(models.TextChoices):
+        """What the answer is, the most troubling kind first: the queue's order (the
+        admin sorts by this declaration order) and the sampler's (chat/review.py)."""
+
+        THUMBS_DOWN = "thumbs_down", "Thumbs-down"
+        LOW_GROUNDEDNESS = "low_groundedness", "Low groundedness"
+        REFUSED = "refused", "Refused (no evidence)"
+        INJECTION = "injection", "Injection refusal"
+        RANDOM = "random", "Random"
+
     message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="review")
+    # Samples queued before reasons existed were drawn at random, hence the default.
+    reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.RANDOM)
     # Redacted copies (chat/redaction.py), made when sampled: reviewers judge the answer,
     # they have no need for the customer's email address or card number.
     question = models.TextField(blank=True)

@@ -8,6 +8,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 from helpdesk.environment import envbool, envfloat, envint, envlist, var_dir
 
+
+def _share(name: str, default: float) -> float:
+    # "25" meant as 25% would silently queue every answer: a share is a fraction.
+    share = envfloat(name, default)
+    if not 0 <= share <= 1:
+        raise ImproperlyConfigured(f"{name} must be a share between 0 and 1, not {share!r}")
+    return share
+
+
 # --- The LLM -------------------------------------------------------------------------------
 # vLLM's --served-model-name in docker-compose.yml; the dev tooling hands over the embedded
 # server's alias.
@@ -122,8 +131,17 @@ REFUSAL_TEXT = os.environ.get(
 # or ".example.com" for every subdomain). An article whose source_url is elsewhere is
 # linked to its /kb/ page instead, and its /kb/ page shows no link to it (core/links.py).
 DOCS_DOMAINS = envlist("DOCS_DOMAINS", "")
-# Quality review: the share of finished conversations sampled, and when one is finished.
-REVIEW_SAMPLE_SHARE = envfloat("REVIEW_SAMPLE_SHARE", 0.1)
+# Quality review (chat/review.py): the answers of conversations idle REVIEW_IDLE_MINUTES are
+# drawn by kind, each kind at its share; an answer of several kinds at the highest of them.
+REVIEW_SHARE_THUMBS_DOWN = _share("REVIEW_SHARE_THUMBS_DOWN", 1.0)
+REVIEW_SHARE_LOW_GROUNDEDNESS = _share("REVIEW_SHARE_LOW_GROUNDEDNESS", 0.5)
+REVIEW_GROUNDEDNESS_BELOW = _share("REVIEW_GROUNDEDNESS_BELOW", 0.5)
+# Refusals for want of evidence; injection refusals (mostly attacks) have their own share.
+REVIEW_SHARE_REFUSED = _share("REVIEW_SHARE_REFUSED", 0.25)
+REVIEW_SHARE_INJECTION = _share("REVIEW_SHARE_INJECTION", 0.1)
+# Every other answer. REVIEW_SAMPLE_SHARE, the share of conversations sampled before answers
+# were drawn by kind, still sets it, so a deployed configuration keeps its volume.
+REVIEW_SHARE_RANDOM = _share("REVIEW_SHARE_RANDOM", _share("REVIEW_SAMPLE_SHARE", 0.1))
 REVIEW_IDLE_MINUTES = envint("REVIEW_IDLE_MINUTES", 30)
 # Personal data: conversations idle this many days are deleted, or anonymised when they
 # have a finished ticket (privacy/retention.py). 0 keeps them forever.

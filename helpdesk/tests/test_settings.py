@@ -134,3 +134,51 @@ def test_a_worker_with_a_connection_pool_refuses_to_start(tmp_path):
     assert result.returncode != 0
     assert "A Celery worker must not pool database connections" in result.stderr
     assert "start it with DB_POOL=0" in result.stderr
+
+
+REVIEW_SHARES = """
+import django
+django.setup()
+from django.conf import settings
+print(*(getattr(settings, f"REVIEW_{name}") for name in (
+    "SHARE_THUMBS_DOWN", "SHARE_LOW_GROUNDEDNESS", "GROUNDEDNESS_BELOW", "SHARE_REFUSED",
+    "SHARE_INJECTION", "SHARE_RANDOM")))
+"""
+
+
+def review_shares(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", REVIEW_SHARES],
+        env=bare_env(tmp_path, **FAKE_SERVICES, **env),
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_review_shares_are_read_from_the_environment(tmp_path):
+    assert review_shares(tmp_path).stdout.split() == ["1.0", "0.5", "0.5", "0.25", "0.1", "0.1"]
+    result = review_shares(
+        tmp_path,
+        REVIEW_SHARE_THUMBS_DOWN="0.9",
+        REVIEW_SHARE_LOW_GROUNDEDNESS="0.8",
+        REVIEW_GROUNDEDNESS_BELOW="0.7",
+        REVIEW_SHARE_REFUSED="0.6",
+        REVIEW_SHARE_INJECTION="0",
+        REVIEW_SHARE_RANDOM="0.05",
+    )
+    assert result.stdout.split() == ["0.9", "0.8", "0.7", "0.6", "0.0", "0.05"]
+
+
+def test_the_old_review_sample_share_still_sets_the_random_share(tmp_path):
+    # Deployed before answers were drawn by kind: a configuration keeps its volume.
+    assert review_shares(tmp_path, REVIEW_SAMPLE_SHARE="0.3").stdout.split()[-1] == "0.3"
+    new_and_old = review_shares(tmp_path, REVIEW_SAMPLE_SHARE="0.3", REVIEW_SHARE_RANDOM="0.2")
+    assert new_and_old.stdout.split()[-1] == "0.2"
+
+
+def test_a_review_share_given_as_a_percentage_is_refused(tmp_path):
+    result = review_shares(tmp_path, REVIEW_SHARE_REFUSED="25")
+    assert result.returncode != 0
+    assert "REVIEW_SHARE_REFUSED must be a share between 0 and 1, not 25.0" in result.stderr
