@@ -79,7 +79,11 @@ def gaps_collect(*, since: datetime | None = None) -> int:
 
 def _unanswered(since: datetime | None) -> dict[int, str]:
     """Message id -> reason, for every unanswered question; the first reason found wins."""
-    asked = Message.objects.filter(role=Message.Role.USER, screened="")
+    # Not from conversations retention or an erasure request stripped (privacy/erasure.py):
+    # their words are gone, and so is their place in a topic.
+    asked = Message.objects.filter(
+        role=Message.Role.USER, screened="", conversation__anonymised_at__isnull=True
+    )
     if since is not None:
         asked = asked.filter(created_at__gte=since)
     # The message after each question: its answer, if the bot answered it.

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from chat.history import history_forget
 from chat.models import Conversation, Message, ReviewSample, unused_token_hash
+from insights.models import GapQuestion
 from tickets.models import Ticket, TicketChange, TicketNote
 
 ERASED = "[erased]"
@@ -96,6 +97,10 @@ def conversations_anonymise(
     ReviewSample.objects.bulk_update(
         _scrubbed(samples, scrub, "question", "answer"), ["question", "answer"], batch_size=500
     )
+    # A content gap's copy of a question is redacted already, but still the customer's
+    # words: it goes, and the gaps no longer count it (insights/gaps.py skips anonymised
+    # conversations, so it is not collected again).
+    GapQuestion.objects.filter(message__conversation_id__in=ids).delete()
     notes = _scrubbed(TicketNote.objects.filter(ticket__conversation_id__in=ids), scrub, "text")
     TicketNote.objects.bulk_update(notes, ["text"], batch_size=500)
     # The audit trail records each change of the customer's email, old and new address.

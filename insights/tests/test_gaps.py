@@ -132,6 +132,19 @@ def test_injection_refusals_never_become_gaps(db):
     assert gaps_rebuild() == 0
 
 
+def test_an_erased_customers_questions_leave_the_gaps_and_are_not_collected_again(db):
+    from privacy.erasure import ERASED, conversations_anonymise
+
+    refused = ask("Can I pay with PayPal? I'm ana@example.com", refused=True)
+    gaps_rebuild()
+
+    conversations_anonymise(ids=[refused.conversation_id], scrub=lambda _: ERASED)
+
+    assert not GapQuestion.objects.exists()
+    assert gaps_collect() == 0
+    assert gaps_rebuild() == 0
+
+
 def test_examples_and_labels_are_redacted(db, django_user_model, client):
     ask("Can I pay with PayPal? Write to ana.lopez@example.com or +44 20 7946 0958", refused=True)
     gaps_rebuild()

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from chat.history import history_append, history_load
 from chat.models import Conversation, Message, ReviewSample
 from chat.tests.helpers import ask, chat_socket, key_of
+from insights.models import ContentGap, GapQuestion
 from privacy.erasure import ERASED, conversation_erase
 from tickets.models import Ticket, TicketChange, TicketNote
 from tickets.services import ticket_escalate, ticket_reply
@@ -26,6 +27,11 @@ def _customer(key: str, email: str = "") -> Conversation:
     Message.objects.create(conversation=conversation, role="user", text="I'm ana@example.com")
     answer = Message.objects.create(conversation=conversation, role="assistant", text="Hi Ana")
     ReviewSample.objects.create(message=answer, question="I'm [email]", answer="Hi Ana")
+    question = conversation.messages.get(role="user")
+    GapQuestion.objects.create(
+        gap=ContentGap.objects.create(label="Who is Ana?"), message=question,
+        text="I'm [email], Ana Lopez", reason="refused", asked_at=question.created_at,
+    )  # fmt: skip
     async_to_sync(history_append)(key=key, user="I'm Ana", assistant="Hi Ana")
     if email:
         ticket = Ticket.objects.create(
@@ -44,6 +50,7 @@ def _assert_anonymised(ticket: Ticket) -> None:
     assert (ticket.csat_score, ticket.csat_comment) == (4, ERASED)
     assert {m.text for m in ticket.conversation.messages.all()} == {ERASED}
     assert {(s.question, s.answer) for s in ReviewSample.objects.all()} == {(ERASED, ERASED)}
+    assert not GapQuestion.objects.exists()  # nor collected again: insights/test_gaps.py
     assert ticket.notes.get().text == ERASED
     # The desk's own record stays: number, status and the audit trail.
     assert ticket.changes.get().new == "Open"
