@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from insights.selectors import CitedArticle, Dashboard, Figures, dashboard
-from knowledge.models import Article
+from knowledge.models import Article, Collection
 
 DEFAULT_DAYS = 30
 # A year of days is one long table; anything longer is a mistyped year.
@@ -81,6 +81,12 @@ class RangeForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )  # fmt: skip
     by = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week")], required=False)
+    # Conversations whose answers cited the collection's articles; an unknown id is an error.
+    collection = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+
+    def __init__(self, *args, collections: dict[int, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["collection"].choices = [("", "All"), *collections.items()]
 
     def clean(self):
         data = super().clean()
@@ -97,19 +103,27 @@ class RangeForm(forms.Form):
         return data
 
 
-def chosen_range(query) -> tuple[RangeForm, date, date, str]:
-    """The range asked for, or the last 30 days by day when none was, or when it is wrong
-    (the form then carries the errors to show)."""
+def chosen_range(query, *, collections: dict[int, str]) -> tuple[RangeForm, dict]:
+    """The range (and collection) asked for, or the last 30 days by day of all collections
+    when none was, or when it is wrong (the form then carries the errors to show)."""
     today = timezone.localdate()
-    default = (today - timedelta(days=DEFAULT_DAYS - 1), today, "day")
-    asked = any(key in query for key in ("start", "end", "by"))
-    form = RangeForm(
-        query if asked else None,
-        initial={"start": default[0], "end": default[1], "by": default[2]},
-    )
+    chosen = {"start": today - timedelta(days=DEFAULT_DAYS - 1), "end": today, "by": "day",
+              "collection": None}  # fmt: skip
+    asked = any(key in query for key in chosen)
+    form = RangeForm(query if asked else None, initial=chosen, collections=collections)
     if asked and form.is_valid():
-        return form, form.cleaned_data["start"], form.cleaned_data["end"], form.cleaned_data["by"]
-    return form, *default
+        chosen = {key: form.cleaned_data[key] for key in chosen}
+    return form, chosen
+
+
+def collection_names() -> dict[int, str]:
+    """Every collection by id, in one query: the form's choices."""
+    return dict(Collection.objects.order_by("name").values_list("pk", "name"))
+
+
+def range_query(chosen: dict) -> str:
+    """The chosen range as the CSV links' query string."""
+    return urlencode({key: value for key, value in chosen.items() if value is not None})
 
 
 def figure_cells(figures: Figures) -> list[str]:
@@ -188,18 +202,21 @@ def _require_insights(request) -> None:
 
 def dashboard_page(request):
     _require_insights(request)
-    form, start, end, by = chosen_range(request.GET)
-    board = dashboard(start=start, end=end, by=by, limit=PAGE_LIMIT)
+    collections = collection_names()
+    form, chosen = chosen_range(request.GET, collections=collections)
+    board = dashboard(**chosen, limit=PAGE_LIMIT)
     cited = board.most_cited + board.cited_in_thumbs_down
     # One query for the links of both lists, whatever their length.
     pks = dict(Article.objects.filter(slug__in={a.slug for a in cited}).values_list("slug", "pk"))
     can_edit = request.user.has_perm("knowledge.view_article")
     headings = [heading for heading, _, _ in COLUMNS]
-    totals = board.totals or Figures(start=start)
+    totals = board.totals or Figures(start=chosen["start"])
     context = {
         **admin.site.each_context(request),
         "title": "Insights",
         "form": form,
+        "collections": collections,
+        "collection_name": collections.get(chosen["collection"]),
         "board": board,
         "columns": headings,
         "headline": list(zip(headings, figure_cells(totals), strict=True)),
@@ -213,7 +230,7 @@ def dashboard_page(request):
             ),
         ],  # fmt: skip
         "chart_data": chart_data(board),
-        "range_query": urlencode({"start": start, "end": end, "by": by}),
+        "range_query": range_query(chosen),
     }
     return TemplateResponse(request, "admin/insights/dashboard.html", context)
 
@@ -223,10 +240,10 @@ def dashboard_csv(request):
     table = request.GET.get("table")
     if table not in CSV_TABLES:
         raise Http404("No such table.")
-    _, start, end, by = chosen_range(request.GET)
-    header, rows = CSV_TABLES[table](dashboard(start=start, end=end, by=by, limit=CSV_LIMIT))
+    _, chosen = chosen_range(request.GET, collections=collection_names())
+    header, rows = CSV_TABLES[table](dashboard(**chosen, limit=CSV_LIMIT))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    name = f"insights-{table}-{start}-{end}.csv"
+    name = f"insights-{table}-{chosen['start']}-{chosen['end']}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response)
     writer.writerow(header)

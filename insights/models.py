@@ -2,6 +2,8 @@
 dashboard reads, so it stays fast at any volume), and content gaps, the questions the
 knowledge base could not answer, grouped into topics."""
 
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from chat.models import Conversation, Message
@@ -36,10 +38,16 @@ class Outcome(models.Model):
     thumbs_up = models.PositiveIntegerField(default=0)
     thumbs_down = models.PositiveIntegerField(default=0)
     csat_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The ids of the KB collections whose articles its answers cited (sorted): the
+    # dashboard's collection filter. Ids, not a relation: one row stays one row.
+    collections = ArrayField(models.IntegerField(), default=list, blank=True)
     computed_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["started_on"], name="outcome_started_on")]
+        indexes = [
+            models.Index(fields=["started_on"], name="outcome_started_on"),
+            GinIndex(fields=["collections"], name="outcome_collections_gin"),
+        ]
         # The dashboard's permission: figures about every conversation, no text of any.
         permissions = [("view_insights", "Can view insights")]
 

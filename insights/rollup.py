@@ -13,8 +13,9 @@ A conversation is (re)computed when it has messages and
   while a run was reading. Such rows are written again only when a figure changed (or the
   conversation did), so `computed_at` stays put and each row leaves this set a day later.
 
-Reads are in batches of BATCH conversations (three queries and one upsert each), never one
-query per conversation. Safe to run twice: each row is an upsert of the same figures.
+Reads are in batches of BATCH conversations (four queries and one upsert each: messages,
+the collections of the articles they cited, tickets, outcomes), never one query per
+conversation. Safe to run twice: each row is an upsert of the same figures.
 """
 
 from collections import defaultdict
@@ -40,12 +41,14 @@ from django.utils import timezone
 from chat.models import Conversation, Message
 from insights.models import Outcome
 from insights.resolution import ASSISTANT, USER, Turn, classify
+from knowledge.models import Article
 from tickets.models import Ticket
 
 BATCH = 2000
 TEXT = TextField()
 FIGURES = ["started_on", "questions", "answered", "refused", "fallback", "injection",
-           "escalated", "resolution", "thumbs_up", "thumbs_down", "csat_score"]  # fmt: skip
+           "escalated", "resolution", "thumbs_up", "thumbs_down", "csat_score",
+           "collections"]  # fmt: skip
 
 
 def outcomes_roll_up(*, now: datetime | None = None, conversation_id: int | None = None) -> int:
@@ -88,7 +91,8 @@ def _stale(*, now: datetime) -> Iterable[tuple[int, bool]]:
 
 
 def _roll_up(ids: list[int], *, touched: dict[int, bool], now: datetime) -> int:
-    turns = _turns(ids)
+    turns, cited = _turns(ids)
+    filed = _collections_of(set().union(*cited.values()))
     tickets = dict(
         Ticket.objects.filter(conversation_id__in=ids).values_list("conversation_id", "csat_score")
     )
@@ -102,6 +106,7 @@ def _roll_up(ids: list[int], *, touched: dict[int, bool], now: datetime) -> int:
             resolution=classify(messages=messages, escalated=escalated, now=now),
             escalated=escalated,
             csat_score=tickets.get(conversation_id),
+            collections=sorted({filed[slug] for slug in cited[conversation_id] if slug in filed}),
             computed_at=now,
             **counts(messages),
         )
@@ -121,24 +126,48 @@ def _differs(old: Outcome, new: Outcome) -> bool:
     return any(getattr(old, name) != getattr(new, name) for name in FIGURES)
 
 
-def _turns(ids: list[int]) -> dict[int, list[Turn]]:
-    """Each conversation's messages in order. Only customers' texts are read (the phrase
-    rules need them); answers can be long, and their text decides nothing."""
+def _turns(ids: list[int]) -> tuple[dict[int, list[Turn]], dict[int, set[str]]]:
+    """Each conversation's messages in order, and the slugs its answers cited. Only
+    customers' texts are read (the phrase rules need them); answers can be long, and their
+    text decides nothing."""
     rows = (
         Message.objects.filter(conversation_id__in=ids)
         .order_by("conversation_id", "created_at", "id")
         .annotate(said=Case(When(role=USER, then="text"), default=Value(""), output_field=TEXT))
         .values_list(
             "conversation_id", "role", "created_at", "said", "refused", "fallback", "screened",
-            "feedback",
+            "feedback", "sources",
         )
     )  # fmt: skip
     turns: dict[int, list[Turn]] = defaultdict(list)
-    for conversation_id, role, at, text, refused, fallback, screened, feedback in rows:
+    cited: dict[int, set[str]] = defaultdict(set)
+    for conversation_id, role, at, text, refused, fallback, screened, feedback, sources in rows:
         turns[conversation_id].append(
             Turn(role, at, text, refused, fallback, screened or "", feedback or "")
         )
-    return turns
+        # Answers only, as the dashboard's cited articles: a refusal cites nothing, and a
+        # fallback lists what retrieval found, not what an answer drew on.
+        if role == ASSISTANT and not (refused or fallback):
+            cited[conversation_id] |= _slugs(sources)
+    return turns, cited
+
+
+def _slugs(sources) -> set[str]:
+    if not isinstance(sources, list):
+        return set()
+    return {s["slug"] for s in sources if isinstance(s, dict) and isinstance(s.get("slug"), str)}
+
+
+def _collections_of(slugs: set[str]) -> dict[str, int]:
+    """The collection id of each cited article that has one, in one query. An article's
+    collection at the time of the rollup: moving it later does not refile settled rows."""
+    if not slugs:
+        return {}
+    return dict(
+        Article.objects.filter(slug__in=slugs, collection__isnull=False).values_list(
+            "slug", "collection_id"
+        )
+    )
 
 
 def counts(messages: list[Turn]) -> dict[str, int]:

@@ -4,7 +4,12 @@ is built against these signatures and reads only the dataclasses' attributes and
 Three queries whatever the volume: the Outcome rollup summed per period, the time to first
 token's percentiles (per period and overall, one query with ROLLUP), and the cited articles.
 Conversations are counted on the day their first message came (Outcome.started_on); times
-to first token and citations are of the answers given in the range."""
+to first token and citations are of the answers given in the range.
+
+With a KB collection, the same three queries read only the conversations whose answers
+cited its articles (Outcome.collections): their figures, the time to first token of every
+answer in them (the latency of those conversations, whichever article each answer drew
+on), and of the cited articles only those in the collection."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -101,25 +106,30 @@ SUMMED = ["questions", "answered", "refused", "fallback", "injection", "thumbs_u
 RESOLUTIONS = [r.value for r in Outcome.Resolution]
 
 
-def dashboard(*, start: date, end: date, by: str = "day", limit: int = 10) -> Dashboard:
+def dashboard(
+    *, start: date, end: date, by: str = "day", limit: int = 10, collection: int | None = None
+) -> Dashboard:
     """The figures of conversations that started from `start` to `end` (inclusive, in
     TIME_ZONE), per day or per ISO week (weeks start on Monday), from the Outcome rollup
-    and a few aggregate queries: a constant number of queries whatever the volume."""
+    and a few aggregate queries: a constant number of queries whatever the volume. With
+    `collection` (a knowledge.Collection id), only conversations that cited its articles."""
     if by not in PERIODS:
         raise ValueError(f"by must be one of {PERIODS}, not {by!r}")
     if end < start:
         raise ValueError("end is before start")
     sums = {period: dict.fromkeys(_KEYS, 0) for period in period_starts(start, end, by)}
-    for row in _outcome_sums(start=start, end=end, by=by):
+    for row in _outcome_sums(start=start, end=end, by=by, collection=collection):
         sums[row.pop("period")] = row
     periods = {period: _figures(period, row) for period, row in sums.items()}
     totals = _figures(start, {key: sum(row[key] for row in sums.values()) for key in _KEYS})
     since, until = _local_midnight(start), _local_midnight(end + timedelta(days=1))
-    for period, p50, p95 in _ttft(since=since, until=until, by=by):
+    for period, p50, p95 in _ttft(since=since, until=until, by=by, collection=collection):
         figures = totals if period is None else periods.get(period)
         if figures is not None:
             figures.ttft_p50_ms, figures.ttft_p95_ms = p50, p95
-    most_cited, in_thumbs_down = _cited(since=since, until=until, limit=limit)
+    most_cited, in_thumbs_down = _cited(
+        since=since, until=until, limit=limit, collection=collection
+    )
     return Dashboard(
         start=start,
         end=end,
@@ -142,13 +152,15 @@ def period_starts(start: date, end: date, by: str) -> list[date]:
 _KEYS = ["conversations", "escalations", *SUMMED, *RESOLUTIONS, "csat_sum", "csat_count"]
 
 
-def _outcome_sums(*, start: date, end: date, by: str) -> list[dict]:
+def _outcome_sums(*, start: date, end: date, by: str, collection: int | None) -> list[dict]:
     period = F("started_on") if by == "day" else TruncWeek("started_on")
     named = {f"sum_{name}": Sum(name) for name in SUMMED}
     named |= {f"n_{r}": Count("pk", filter=Q(resolution=r)) for r in RESOLUTIONS}
+    outcomes = Outcome.objects.filter(started_on__range=(start, end))
+    if collection is not None:
+        outcomes = outcomes.filter(collections__contains=[collection])
     rows = (
-        Outcome.objects.filter(started_on__range=(start, end))
-        .annotate(period=period)
+        outcomes.annotate(period=period)
         .values("period")
         .annotate(
             conversations=Count("pk"),
@@ -184,10 +196,21 @@ def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
 
 
-def _ttft(*, since: datetime, until: datetime, by: str) -> list[tuple]:
+def _in_collection(collection: int | None) -> tuple[str, list]:
+    """An SQL condition on a message's conversation_id: that the conversation cited the
+    collection's articles (the GIN index on Outcome.collections answers it); none without."""
+    if collection is None:
+        return "", []
+    sql = f"""AND conversation_id IN (SELECT conversation_id FROM {Outcome._meta.db_table}
+                                      WHERE collections @> ARRAY[%s]::integer[])"""
+    return sql, [collection]
+
+
+def _ttft(*, since: datetime, until: datetime, by: str, collection: int | None) -> list[tuple]:
     """(period start, p50, p95) of the answers' time to first token from the model
     (Message.timings' llm_ttft), per period, and a last row for the whole range whose
     period is None. Percentiles do not add up, hence ROLLUP instead of summing periods."""
+    scope, scoped = _in_collection(collection)
     sql = f"""
         SELECT CASE WHEN GROUPING(period) = 1 THEN NULL ELSE period END,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY ttft),
@@ -197,20 +220,26 @@ def _ttft(*, since: datetime, until: datetime, by: str) -> list[tuple]:
                    (timings ->> 'llm_ttft')::double precision AS ttft
             FROM {Message._meta.db_table}
             WHERE role = %s AND created_at >= %s AND created_at < %s
-              AND jsonb_typeof(timings -> 'llm_ttft') = 'number'
+              AND jsonb_typeof(timings -> 'llm_ttft') = 'number' {scope}
         ) answers
         GROUP BY ROLLUP (period)
     """
-    params = [by, settings.TIME_ZONE, Message.Role.ASSISTANT, since, until]
+    params = [by, settings.TIME_ZONE, Message.Role.ASSISTANT, since, until, *scoped]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _cited(*, since: datetime, until: datetime, limit: int) -> tuple[list, list]:
+def _cited(
+    *, since: datetime, until: datetime, limit: int, collection: int | None
+) -> tuple[list, list]:
     """The articles cited most often by answers given in the range, and those cited most
     often by answers that got a thumbs-down. Answers only: a refusal cites nothing, and the
-    fallback lists what retrieval found, not what an answer drew on."""
+    fallback lists what retrieval found, not what an answer drew on. With a collection,
+    only the articles in it now (a deleted article is in none), ranked among themselves."""
+    only, scoped = "", []
+    if collection is not None:
+        only, scoped = "WHERE a.collection_id = %s", [collection]
     sql = f"""
         WITH cited AS (
             SELECT source ->> 'slug' AS slug, max(source ->> 'title') AS title,
@@ -227,13 +256,13 @@ def _cited(*, since: datetime, until: datetime, limit: int) -> tuple[list, list]
             SELECT c.slug, coalesce(a.title, c.title, c.slug) AS title, c.n, c.down,
                    row_number() OVER (ORDER BY c.n DESC, c.slug) AS by_n,
                    row_number() OVER (ORDER BY c.down DESC, c.slug) AS by_down
-            FROM cited c LEFT JOIN {Article._meta.db_table} a ON a.slug = c.slug
+            FROM cited c LEFT JOIN {Article._meta.db_table} a ON a.slug = c.slug {only}
         )
         SELECT slug, title, n, down, by_n, by_down FROM ranked
         WHERE by_n <= %s OR (down > 0 AND by_down <= %s)
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [Message.Role.ASSISTANT, since, until, limit, limit])
+        cursor.execute(sql, [Message.Role.ASSISTANT, since, until, *scoped, limit, limit])
         rows = cursor.fetchall()
     most = sorted((r for r in rows if r[4] <= limit), key=lambda r: r[4])
     down = sorted((r for r in rows if r[3] > 0 and r[5] <= limit), key=lambda r: r[5])

@@ -10,6 +10,20 @@ from pgvector.django import VectorField
 from knowledge.sanitise import ADDRESSES_ASSISTANT
 
 
+class Collection(models.Model):
+    """A group of articles (a product, a site's KB) for editors and the insights dashboard.
+    It does not scope retrieval: that comes with sites (issue 19)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Article(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -28,6 +42,9 @@ class Article(models.Model):
     )
     source_url = models.URLField(
         blank=True, help_text="Where customers are sent for this article instead of /kb/<slug>/."
+    )
+    collection = models.ForeignKey(
+        Collection, null=True, blank=True, on_delete=models.SET_NULL, related_name="articles"
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     # Only published articles answer customers; unpublishing takes effect at once.

@@ -11,7 +11,7 @@ from insights.models import Outcome
 from insights.rollup import outcomes_roll_up
 from insights.selectors import dashboard
 from insights.tasks import rollup_outcomes
-from knowledge.models import Article
+from knowledge.models import Article, Collection
 from tickets.models import Ticket
 
 R = Outcome.Resolution
@@ -161,9 +161,88 @@ def test_the_dashboard_runs_three_queries_whatever_the_volume(db, count, django_
 @pytest.mark.parametrize("count", [10, 100])
 def test_the_rollup_reads_in_a_constant_number_of_queries(db, count, django_assert_num_queries):
     _conversations(count)
-    # Finding the stale ones, then messages, tickets and outcomes, and one upsert.
-    with django_assert_num_queries(5):
+    # Finding the stale ones, then messages, the cited articles' collections, tickets and
+    # outcomes, and one upsert.
+    with django_assert_num_queries(6):
         assert outcomes_roll_up(now=NOW) == count
+
+
+# --- A KB collection --------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_collections(known_set):
+    """The known set with "reset" filed in Accounts and "billing" in Billing, rolled up
+    again a minute later: each conversation then cited Accounts, Billing, both or none."""
+    accounts = Collection.objects.create(name="Accounts", slug="accounts")
+    billing = Collection.objects.create(name="Billing", slug="billing")
+    Article.objects.filter(slug="reset").update(collection=accounts)
+    Article.objects.filter(slug="billing").update(collection=billing)
+    outcomes_roll_up(now=NOW + timedelta(minutes=1))
+    return accounts.pk, billing.pk
+
+
+def test_an_outcome_whose_collections_changed_is_rewritten(two_collections):
+    accounts, billing = two_collections
+    filed = Outcome.objects.order_by("started_on", "conversation__created_at")
+    # Only answers count: the fallback that listed "billing" (4 March) cited nothing.
+    assert [o.collections for o in filed] == [
+        [], [accounts], [accounts, billing], [], [], [], [billing], [accounts], [],
+    ]  # fmt: skip
+    assert {o.computed_at for o in filed if o.collections} == {NOW + timedelta(minutes=1)}
+
+
+def test_a_collection_shows_only_the_conversations_that_cited_its_articles(two_collections):
+    accounts, billing = two_collections
+
+    a = dashboard(start=MONDAY, end=SUNDAY, collection=accounts)
+    b = dashboard(start=MONDAY, end=SUNDAY, collection=billing)
+
+    assert (a.totals.conversations, a.totals.escalations, a.totals.confirmed) == (3, 1, 1)
+    assert [d.conversations for d in a.periods if d.conversations] == [2, 1]
+    # Every answer of those conversations: 100, 200 and 500 ms.
+    assert a.totals.ttft_p50_ms == 200 and a.totals.ttft_p95_ms == pytest.approx(470)
+    assert [(x.slug, x.count) for x in a.most_cited] == [("reset", 3)]
+    assert a.cited_in_thumbs_down == []
+    assert (b.totals.conversations, b.totals.escalations, b.totals.csat_average) == (2, 1, 4.0)
+    assert b.totals.ttft_p50_ms == 300 and b.totals.ttft_p95_ms == pytest.approx(390)
+    assert [(x.slug, x.count) for x in b.most_cited] == [("billing", 2)]
+    assert [(x.slug, x.count) for x in b.cited_in_thumbs_down] == [("billing", 1)]
+
+
+def test_without_a_collection_the_figures_are_those_of_every_conversation(two_collections):
+    totals = dashboard(start=MONDAY, end=SUNDAY).totals
+    assert (totals.conversations, totals.ttft_p50_ms) == (8, 400)
+    assert dashboard(start=MONDAY, end=SUNDAY, collection=0).totals.conversations == 0
+
+
+def test_sources_of_an_unexpected_shape_file_nothing(db):
+    accounts = Collection.objects.create(name="Accounts", slug="accounts")
+    Article.objects.create(slug="reset", title="Reset", collection=accounts)
+    conversation(utc(2, 9), {"sources": {"slug": "reset"}}, {"sources": ["reset", {"x": 1}]})
+    conversation(utc(2, 10), {"sources": [source("reset"), source("unfiled")]})
+
+    outcomes_roll_up(now=NOW)
+
+    assert list(
+        Outcome.objects.order_by("started_on", "pk").values_list("collections", flat=True)
+    ) == [[], [accounts.pk]]
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_a_collections_figures_take_three_queries_whatever_the_volume(
+    db, count, django_assert_num_queries
+):
+    filed = Collection.objects.create(name="Filed", slug="filed")
+    for n in range(7):
+        Article.objects.create(slug=f"a{n}", title=f"A{n}", collection=filed if n < 3 else None)
+    _conversations(count)
+    outcomes_roll_up(now=NOW)
+    with django_assert_num_queries(3):
+        figures = dashboard(start=MONDAY, end=SUNDAY, by="week", collection=filed.pk)
+    # Conversations n with n % 7 < 3 cited a0, a1 or a2.
+    assert figures.totals.conversations == sum(n % 7 < 3 for n in range(count))
+    assert {a.slug for a in figures.most_cited} == {"a0", "a1", "a2"}
 
 
 # --- The rollup over time ------------------------------------------------------------------

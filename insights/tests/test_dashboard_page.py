@@ -21,7 +21,7 @@ from chat.models import Conversation
 from insights import admin_views
 from insights.models import Outcome
 from insights.selectors import CitedArticle, Dashboard, Figures, dashboard
-from knowledge.models import Article
+from knowledge.models import Article, Collection
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,9 @@ DATA_TAG = '<script id="dashboard-data" type="application/json">'
 HOSTILE_TITLES = ['=HYPERLINK("https://evil.example")', "+1+2", "-3", "@SUM(A1)", "\tx", "\rx"]
 
 
-def known_dashboard(*, start: date, end: date, by: str, limit: int) -> Dashboard:
+def known_dashboard(
+    *, start: date, end: date, by: str, limit: int, collection: int | None = None
+) -> Dashboard:
     monday = Figures(
         start=date(2026, 11, 30), conversations=8, questions=12, answered=10, refused=1,
         fallback=1, injection=1, escalations=2, confirmed=3, assumed=2, unresolved=3,
@@ -135,7 +137,9 @@ def test_the_admin_index_leads_those_who_may_to_the_dashboard(lead, calls):
 def test_it_shows_the_last_30_days_by_day_when_no_range_is_given(lead, calls):
     page = lead.get(URL).content.decode()
 
-    assert calls == [{"start": date(2026, 11, 8), "end": TODAY, "by": "day", "limit": 10}]
+    assert calls == [
+        {"start": date(2026, 11, 8), "end": TODAY, "by": "day", "limit": 10, "collection": None}
+    ]
     assert 'value="2026-11-08"' in page and 'value="2026-12-07"' in page
     assert "errornote" not in page
 
@@ -145,7 +149,7 @@ def test_it_shows_the_range_asked_for(lead, calls):
     lead.get(URL, {"end": "2026-06-30"})
 
     assert calls[0] == {"start": date(2026, 10, 5), "end": date(2026, 11, 29), "by": "week",
-                        "limit": 10}  # fmt: skip
+                        "limit": 10, "collection": None}  # fmt: skip
     # A blank start is the 30 days up to the end.
     assert calls[1]["start"] == date(2026, 6, 1)
 
@@ -168,7 +172,9 @@ def test_a_wrong_range_shows_its_error_and_the_last_30_days(lead, calls, query, 
     assert response.status_code == 200
     page = response.content.decode()
     assert "errornote" in page and error in page
-    assert calls == [{"start": date(2026, 11, 8), "end": TODAY, "by": "day", "limit": 10}]
+    assert calls == [
+        {"start": date(2026, 11, 8), "end": TODAY, "by": "day", "limit": 10, "collection": None}
+    ]
 
 
 def test_the_page_shows_the_figures_of_the_range_and_of_each_period(lead, calls):
@@ -267,6 +273,52 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_made_text(lead, calls):
     assert admin_views.safe_cell(-3) == -3  # numbers stay numbers
 
 
+def test_the_collection_select_appears_only_once_a_collection_exists(lead, calls):
+    assert 'name="collection"' not in lead.get(URL).content.decode()
+    billing = Collection.objects.create(name="Billing", slug="billing")
+    Collection.objects.create(name="Accounts", slug="accounts")
+
+    page = lead.get(URL).content.decode()
+
+    select = page.split('name="collection"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="(\d*)"[^>]*>([^<]*)</option>', select) == [
+        ("", "All"), (str(Collection.objects.get(slug="accounts").pk), "Accounts"),
+        (str(billing.pk), "Billing"),
+    ]  # fmt: skip
+    assert '<option value="" selected>All</option>' in select
+
+
+def test_a_collection_filters_the_figures_and_the_csv_links_carry_it(lead, calls):
+    billing = Collection.objects.create(name="<b>Billing</b>", slug="billing")
+    query = {"start": "2026-11-30", "end": "2026-12-01", "collection": billing.pk}
+
+    page = lead.get(URL, query).content.decode()
+    lead.get(CSV_URL, {"table": "cited", **query})
+
+    assert calls[0]["collection"] == billing.pk and calls[1]["collection"] == billing.pk
+    assert f'<option value="{billing.pk}" selected>' in page
+    links = re.findall(r'href="/admin/insights/dashboard\.csv\?([^"]*)"', page)
+    assert len(links) == 4
+    assert all(f"collection={billing.pk}" in link for link in links)
+    # An editor names a collection: shown as text.
+    assert "collection <strong>&lt;b&gt;Billing&lt;/b&gt;</strong>" in page
+    assert "<b>Billing</b>" not in page
+
+
+@pytest.mark.parametrize("asked", ["999999", "billing", "1.5"])
+def test_an_unknown_collection_is_a_form_error_and_all_collections_are_shown(lead, calls, asked):
+    Collection.objects.create(name="Billing", slug="billing")
+
+    response = lead.get(URL, {"collection": asked})
+    csv_file = lead.get(CSV_URL, {"table": "totals", "collection": asked})
+
+    assert response.status_code == 200 and csv_file.status_code == 200
+    page = response.content.decode()
+    assert "errornote" in page and "Select a valid choice." in page
+    assert "of all collections instead" in page
+    assert [call["collection"] for call in calls] == [None, None]
+
+
 def outcomes(n: int, *, on: date) -> None:
     """n conversations that started on `on`: a third confirmed, a third assumed, the rest
     unresolved after an escalation."""
@@ -298,6 +350,22 @@ def test_the_real_figures_of_outcomes_appear_on_the_page(lead):
     assert "<dt>Conversations</dt><dd>6</dd>" in page
     assert "<dt>Resolution rate</dt><dd>66.7%</dd>" in page
     assert dict(zip(totals[0], totals[1], strict=True))["Escalations"] == "2"
+
+
+def test_a_collection_shows_the_real_figures_of_the_conversations_that_cited_it(lead):
+    real_selector_or_skip()
+    billing = Collection.objects.create(name="Billing", slug="billing")
+    outcomes(6, on=date(2026, 11, 30))
+    Outcome.objects.filter(pk__in=Outcome.objects.order_by("pk")[:2]).update(
+        collections=[billing.pk]
+    )
+    query = {"start": "2026-11-30", "end": "2026-12-01", "collection": billing.pk}
+
+    page = lead.get(URL, query).content.decode()
+    totals = rows_of(lead.get(CSV_URL, {"table": "totals", **query}))
+
+    assert "<dt>Conversations</dt><dd>2</dd>" in page
+    assert dict(zip(totals[0], totals[1], strict=True))["Conversations"] == "2"
 
 
 def test_the_page_runs_as_many_queries_for_100_conversations_as_for_10(lead):
