@@ -6,6 +6,9 @@ A conversation is (re)computed when it has messages and
 - it changed since its Outcome was computed: the conversation's `updated_at`, its ticket's
   `updated_at` or `csat_at` (a CSAT rating is written with update(), which bumps nothing),
   or a message created after `computed_at`;
+- or it cites an article changed since the last pass (its collection may be another now:
+  `Outcome.collections` is filed by the articles' collections, and a settled outcome would
+  otherwise keep the old filing for good);
 - or its Outcome was computed in the last INSIGHTS_RETURN_HOURS + 1 hours. A thumb on an
   answer is written with update() and moves no timestamp, so nothing above would see it;
   a thumb comes while the customer still has the answer open, which is well inside that
@@ -30,12 +33,14 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Max,
     OuterRef,
     Q,
     TextField,
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from chat.models import Conversation, Message
@@ -56,7 +61,7 @@ def outcomes_roll_up(*, now: datetime | None = None, conversation_id: int | None
     Returns how many rows were written."""
     now = now or timezone.now()
     one = conversation_id is not None
-    stale = {conversation_id: True} if one else dict(_stale(now=now))
+    stale = {conversation_id: True} if one else {**dict(_stale(now=now)), **_refiled()}
     ids = sorted(stale)
     return sum(
         _roll_up(ids[n : n + BATCH], touched=stale, now=now) for n in range(0, len(ids), BATCH)
@@ -88,6 +93,27 @@ def _stale(*, now: datetime) -> Iterable[tuple[int, bool]]:
         .order_by("pk")
         .values_list("pk", "touched")
     )
+
+
+def _refiled() -> dict[int, bool]:
+    """The conversations whose answers cite an article changed since the last pass."""
+    last_pass = Outcome.objects.aggregate(last=Max("computed_at"))["last"]
+    if last_pass is None:
+        return {}  # no outcome yet: every conversation is computed anyway
+    slugs = list(Article.objects.filter(updated_at__gt=last_pass).values_list("slug", flat=True))
+    if not slugs:
+        return {}
+    cites = RawSQL(
+        # Not an array (an old or odd row): no elements, rather than an error.
+        "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof(chat_message.sources) "
+        "WHEN 'array' THEN chat_message.sources ELSE '[]'::jsonb END) AS source "
+        "WHERE source->>'slug' = ANY(%s))",
+        [slugs],
+        output_field=BooleanField(),
+    )
+    citing = Message.objects.filter(role=Message.Role.ASSISTANT).alias(cites=cites)
+    ids = citing.filter(cites=True).values_list("conversation_id", flat=True).distinct()
+    return dict.fromkeys(ids, True)
 
 
 def _roll_up(ids: list[int], *, touched: dict[int, bool], now: datetime) -> int:

@@ -161,9 +161,9 @@ def test_the_dashboard_runs_three_queries_whatever_the_volume(db, count, django_
 @pytest.mark.parametrize("count", [10, 100])
 def test_the_rollup_reads_in_a_constant_number_of_queries(db, count, django_assert_num_queries):
     _conversations(count)
-    # Finding the stale ones, then messages, the cited articles' collections, tickets and
-    # outcomes, and one upsert.
-    with django_assert_num_queries(6):
+    # Finding the stale ones and the last pass (for articles changed since), then messages,
+    # the cited articles' collections, tickets and outcomes, and one upsert.
+    with django_assert_num_queries(7):
         assert outcomes_roll_up(now=NOW) == count
 
 
@@ -287,6 +287,21 @@ def test_a_pending_outcome_is_decided_when_its_window_closes(db):
     outcomes_roll_up(now=NOW + timedelta(hours=24))
     outcome = Outcome.objects.get()
     assert (outcome.resolution, outcome.computed_at) == (R.ASSUMED, NOW + timedelta(hours=24))
+
+
+def test_filing_an_article_in_a_collection_refiles_the_settled_conversations_citing_it(db):
+    reset = Article.objects.create(slug="reset", title="Resetting your password")
+    Article.objects.filter(pk=reset.pk).update(updated_at=NOW - timedelta(days=3))
+    citing = conversation(NOW - timedelta(hours=48), {"sources": [source("reset")]})
+    Conversation.objects.filter(pk=citing.pk).update(updated_at=NOW - timedelta(hours=48))
+    _settled()  # cites nothing
+    outcomes_roll_up(now=NOW)
+
+    reset.collection = Collection.objects.create(name="Accounts", slug="accounts")
+    reset.save()  # an editor files it: updated_at moves (the real clock, after NOW)
+
+    assert outcomes_roll_up(now=NOW + timedelta(hours=26)) == 1  # the one citing it
+    assert Outcome.objects.get(conversation=citing).collections == [reset.collection_id]
 
 
 def test_a_ticket_opened_long_after_is_seen(db):
