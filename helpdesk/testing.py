@@ -106,3 +106,29 @@ def celery_env(**extra: str) -> dict[str, str]:
     """child_env() for a Celery worker or beat: no connection pool, no embedding process
     (helpdesk/celery.py, WORKER_ENV)."""
     return child_env(**{**WORKER_ENV, **extra})
+
+
+def staff_context(browser, live_url: str, django_user_model, *, name: str, permissions):
+    """A Playwright browser context holding the admin session of a new staff user, named
+    `name` (first name `name.title()`), with these `(model, codename)` permissions. Given one
+    by one: a transactional test's flushed database has no groups or permissions from
+    migrations."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django.test import Client
+
+    user = django_user_model.objects.create_user(name, is_staff=True, first_name=name.title())
+    for model, codename in permissions:
+        permission, _ = Permission.objects.get_or_create(
+            codename=codename,
+            content_type=ContentType.objects.get_for_model(model),
+            defaults={"name": codename},
+        )
+        user.user_permissions.add(permission)
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    context = browser.new_context()
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_url}]
+    )
+    return context

@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import path
 
+from core.admin import ReadOnlyAdmin
 from insights import admin_gaps  # noqa: F401 (registers ContentGapAdmin)
 from insights.models import Outcome
 
 
 @admin.register(Outcome)
-class OutcomeAdmin(admin.ModelAdmin):
+class OutcomeAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Insights in the admin is its dashboard (insights/admin_views.py, at
     /admin/insights/dashboard/): outcomes are a rollup, read only as sums, so there is no
     list of them and no form. Registered so the admin index shows the app, and only to
@@ -26,12 +27,3 @@ class OutcomeAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("insights.view_insights")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -5,12 +5,13 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin import ReadOnlyAdmin
 from insights.gaps import gap_draft_article, gap_examples, gap_list, gap_recheck
 from insights.models import ContentGap
 
 
 @admin.register(ContentGap)
-class ContentGapAdmin(admin.ModelAdmin):
+class ContentGapAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["label", "asked", "trend", "nearest", "draft_link", "answered", "checked_at"]
     list_display_links = ["label"]
     search_fields = ["label"]
@@ -27,15 +28,6 @@ class ContentGapAdmin(admin.ModelAdmin):
     # reading them shows customers' (redacted) words, so it takes "view insights".
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("insights.view_insights")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_draft_permission(self, request) -> bool:
         # A draft is a new (unpublished) article: the knowledge base's own permission.

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
+from core.admin import ReadOnlyAdmin
 from knowledge.extract import SUPPORTED
 from knowledge.indexes import embedding_index_progress
 from knowledge.models import (
@@ -390,20 +391,11 @@ class CollectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmbeddingIndex)
-class EmbeddingIndexAdmin(admin.ModelAdmin):
+class EmbeddingIndexAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Read-only: indexes are built by `manage.py reembed` and switched automatically."""
 
     list_display = ["model_name", "state", "dimensions", "progress", "created_at", "activated_at"]
     list_filter = ["state"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Articles embedded")
     def progress(self, obj) -> str:

@@ -4,14 +4,12 @@ are drawn by the vendored Chart.js, under the Content-Security-Policy, with no v
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
-from django.test import Client
 from django.utils import timezone
 
 from chat.models import Conversation
 from chat.tests import test_browser
 from chat.tests.test_csp_browser import violations, watch
+from helpdesk.testing import staff_context
 from insights.models import Outcome
 from insights.selectors import dashboard
 
@@ -31,21 +29,9 @@ DRAWN = """(id) => {
 
 def lead_context(browser, live_url: str, django_user_model):
     """A browser context with the admin session of a staff user with view_insights only."""
-    user = django_user_model.objects.create_user("lee", is_staff=True)
-    # A transactional test's flushed database has no permissions from migrations.
-    permission, _ = Permission.objects.get_or_create(
-        codename="view_insights",
-        content_type=ContentType.objects.get_for_model(Outcome),
-        defaults={"name": "Can view insights"},
+    return staff_context(
+        browser, live_url, django_user_model, name="lee", permissions=[(Outcome, "view_insights")]
     )
-    user.user_permissions.add(permission)
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    context = browser.new_context()
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_url}]
-    )
-    return context
 
 
 def test_the_dashboard_draws_both_charts_with_no_csp_violation(
