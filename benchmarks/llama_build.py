@@ -85,7 +85,7 @@ def system_message() -> str:
         text = (KB_DIR / name).read_text()[:CHARS_PER_FILE]
         parts.append(f"[{name}]\n{text.rsplit(chr(10), 1)[0]}")  # cut at a line end
     return (
-        "You are the Tasklane support assistant. Answer the customer's question briefly, "
+        "You are the customer-support assistant. Answer the customer's question briefly, "
         "using only the knowledge-base articles below.\n\n" + "\n\n".join(parts)
     )
 

@@ -52,13 +52,15 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from benchmarks.wsclient import free_port, stop  # noqa: E402
-from chat.prompts import SYSTEM_PROMPT, build_messages, format_context  # noqa: E402
+from chat.prompts import build_messages, format_context, system_prompt  # noqa: E402
 from knowledge.retrieval import embed, query_for, retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
 
 # llama-cpp-python's server logs each prompt's cache reuse (it is verbose by default).
 PREFIX_HIT = re.compile(r"(\d+) prefix-match hit, remaining (\d+) prompt tokens to eval")
 PROMPT_EVAL = re.compile(r"prompt eval time =\s*[\d.]+ ms /\s*(\d+) tokens")
+# The deployment's prompt (its brand is a setting), the same for every request.
+SYSTEM_PROMPT = system_prompt()
 
 
 def product(question: str, chunks) -> list[dict]:

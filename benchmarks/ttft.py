@@ -52,7 +52,7 @@ from django.core.management import call_command  # noqa: E402
 
 from benchmarks.wsclient import WebSocket, free_port, new_session, start_daphne, stop  # noqa: E402
 from chat.answering import sources_for  # noqa: E402
-from chat.prompts import SYSTEM_PROMPT, build_messages  # noqa: E402
+from chat.prompts import build_messages, system_prompt  # noqa: E402
 from knowledge.embeddings import model_name  # noqa: E402
 from knowledge.retrieval import embed, query_for, retrieve  # noqa: E402
 from knowledge.selectors import article_count  # noqa: E402
@@ -99,7 +99,7 @@ async def direct_arm(client, messages: list[dict], prime) -> dict:
 
 async def run(port: int, base_url: str, prompts: list[tuple]) -> list[dict]:
     client = openai.AsyncOpenAI(base_url=base_url, api_key=settings.LLM_API_KEY, timeout=120)
-    hi = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "hi"}]
+    hi = [{"role": "system", "content": system_prompt()}, {"role": "user", "content": "hi"}]
 
     async def prime():
         # llama.cpp reuses the KV cache of the previous prompt's common prefix. Leaving

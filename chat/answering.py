@@ -42,15 +42,6 @@ from knowledge.retrieval import (
 
 logger = logging.getLogger(__name__)
 
-FALLBACK_TEXT = (
-    "Sorry, our assistant can't answer right now. The articles below may help, or press "
-    '"Escalate to human" and a person from our team will pick this up.'
-)
-FALLBACK_TEXT_NO_SOURCES = (
-    'Sorry, our assistant can\'t answer right now. Please press "Escalate to human" and '
-    "a person from our team will pick this up."
-)
-
 
 class Recent:
     """The index that answered this process's last question. The next question's
@@ -227,7 +218,7 @@ async def _ending(reply: Message, clock: AnswerClock, outcome: Event) -> tuple[E
 
 
 async def _answered(reply, question: Message, parts: list[str], chunks, clock) -> tuple:
-    reply.text = "".join(parts).strip() or FALLBACK_TEXT_NO_SOURCES
+    reply.text = "".join(parts).strip() or settings.FALLBACK_TEXT_NO_SOURCES
     # Only the articles the answer drew on are shown, so a citation is never decoration.
     reply.sources = sources_for(used_sources(reply.text, chunks))
     reply.groundedness = groundedness(reply.text, [c.text for c in chunks])
@@ -238,7 +229,7 @@ async def _answered(reply, question: Message, parts: list[str], chunks, clock) -
 
 async def _fallback(reply: Message, parts: list[str], chunks, clock: AnswerClock) -> tuple:
     reply.sources = sources_for(chunks)
-    text = FALLBACK_TEXT if reply.sources else FALLBACK_TEXT_NO_SOURCES
+    text = settings.FALLBACK_TEXT if reply.sources else settings.FALLBACK_TEXT_NO_SOURCES
     partial = "".join(parts).strip()
     reply.text = f"{partial}\n\n{text}" if partial else text
     reply.fallback, reply.interrupted = True, bool(partial)

@@ -37,8 +37,8 @@ class PromptEcho:
     It keeps only the last ECHO_RUN words, so a token costs the same at the end of a long
     answer as at its start."""
 
-    def __init__(self, prompt: str = prompts.SYSTEM_PROMPT):
-        self.runs = _echo_runs(prompt)
+    def __init__(self, prompt: str | None = None):
+        self.runs = _echo_runs(prompts.system_prompt() if prompt is None else prompt)
         self.words: deque[str] = deque(maxlen=ECHO_RUN)
         self.partial = ""  # a word the last delta may not have finished
 

@@ -11,6 +11,7 @@ from django_ratelimit.core import get_usage
 
 from core.degraded import OUTAGE_ERRORS
 from core.ratelimits import page_rate, seconds_to_wait
+from helpdesk.context_processors import brand
 from helpdesk.health import health_report
 
 
@@ -57,7 +58,7 @@ def server_error(request):
     the user, which live in the services that are down.
     """
     if isinstance(sys.exc_info()[1], OUTAGE_ERRORS):
-        response = HttpResponse(render_to_string("degraded.html"), status=503)
+        response = HttpResponse(render_to_string("degraded.html", brand()), status=503)
         response["Retry-After"] = "60"
         return response
     return defaults.server_error(request)

@@ -3,6 +3,7 @@ from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -178,7 +179,7 @@ def _email(ticket: Ticket, message: Message) -> None:
     name = message.author_name
     send_mail(
         subject=f"[{ticket.number}] Reply from {name}",
-        message=f"{message.text}\n\n— {name}, Tasklane Support\nYour ticket: {ticket.number}",
+        message=f"{message.text}\n\n— {name}, {settings.SITE_NAME}\nYour ticket: {ticket.number}",
         from_email=None,
         recipient_list=[ticket.email],
     )

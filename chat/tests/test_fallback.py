@@ -5,8 +5,8 @@ import asyncio
 import time
 
 import pytest
+from django.conf import settings
 
-from chat.answering import FALLBACK_TEXT
 from chat.models import Message
 from chat.tests.helpers import answer_text, ask, chat_socket
 
@@ -25,13 +25,13 @@ async def test_an_unreachable_llm_gives_a_fallback_with_sources(demo_kb, session
     assert [m["type"] for m in received] == ["fallback", "done"]
     fallback = received[0]
     assert fallback["reason"] == "llm_unavailable"
-    assert fallback["text"] == FALLBACK_TEXT
+    assert fallback["text"] == settings.FALLBACK_TEXT
     assert "Traceback" not in fallback["text"]
     assert fallback["sources"][0]["slug"] == "reset-password"
     reply = await Message.objects.aget(pk=received[-1]["message_id"])
     assert reply.fallback
     assert not reply.interrupted
-    assert reply.text == FALLBACK_TEXT
+    assert reply.text == settings.FALLBACK_TEXT
 
 
 async def test_an_llm_that_never_answers_times_out_into_the_fallback(
@@ -81,7 +81,7 @@ async def test_an_llm_killed_mid_answer_keeps_the_partial_answer_and_falls_back(
     print(f"\nLLM killed mid-answer -> fallback on the socket: {waited * 1000:.0f} ms")
     assert waited < FEW_SECONDS
     assert received[-2]["reason"] == "llm_unavailable"
-    assert received[-2]["text"] == FALLBACK_TEXT
+    assert received[-2]["text"] == settings.FALLBACK_TEXT
     assert received[-2]["sources"]
     assert received[-1]["type"] == "done"
     reply = await Message.objects.aget(pk=received[-1]["message_id"])
@@ -89,4 +89,4 @@ async def test_an_llm_killed_mid_answer_keeps_the_partial_answer_and_falls_back(
     assert reply.fallback
     partial = answer_text(received).strip()
     assert partial
-    assert reply.text == f"{partial}\n\n{FALLBACK_TEXT}"
+    assert reply.text == f"{partial}\n\n{settings.FALLBACK_TEXT}"

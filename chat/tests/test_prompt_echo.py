@@ -7,9 +7,11 @@ import pytest
 from django.conf import settings
 
 from chat.echo import ECHO_RUN, SAYABLE, WORD, PromptEcho, word_runs
-from chat.prompts import SYSTEM_PROMPT
+from chat.prompts import system_prompt
 from chat.screening import fold
 
+# This deployment's prompt: the demo KB's brand in the tests (knowledge/demo_kb/brand.env).
+SYSTEM_PROMPT = system_prompt()
 # llama.cpp streams a token or two at a time; a busy server or a slow read joins a few.
 DELTA_SIZES = range(1, 13)
 DEMO_KB = sorted((settings.BASE_DIR / "knowledge" / "demo_kb").glob("*.md"))

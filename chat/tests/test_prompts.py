@@ -1,4 +1,4 @@
-from chat.prompts import SYSTEM_PROMPT, build_messages, format_context
+from chat.prompts import build_messages, format_context, system_prompt
 from knowledge.models import Article, Chunk
 
 
@@ -10,7 +10,7 @@ def test_the_system_prompt_comes_first_and_never_changes():
     a = build_messages(question="one", chunks=[_chunk()], history=[])
     b = build_messages(question="two", chunks=[], history=[{"user": "u", "assistant": "a"}])
     # A constant first message is what the LLM server's prefix cache can reuse.
-    assert a[0] == b[0] == {"role": "system", "content": SYSTEM_PROMPT}
+    assert a[0] == b[0] == {"role": "system", "content": system_prompt()}
 
 
 def test_earlier_turns_come_before_the_new_question():

@@ -16,7 +16,7 @@ import pytest
 from chat import llm
 from chat.history import history_append
 from chat.models import Message
-from chat.prompts import SYSTEM_PROMPT, fit_to_budget, tokens_estimate
+from chat.prompts import fit_to_budget, system_prompt, tokens_estimate
 from chat.tests.helpers import answer_text, ask, chat_socket, key_of
 from knowledge.models import Chunk
 
@@ -42,7 +42,7 @@ def _server_count(text: str) -> int:
 
 @pytest.mark.django_db
 def test_the_estimate_is_never_below_the_models_own_count(demo_kb):
-    texts = [SYSTEM_PROMPT, LONG_QUESTION, LONG_ANSWER, "⩶" * 2000, "🙂" * 500, "日本語" * 300]
+    texts = [system_prompt(), LONG_QUESTION, LONG_ANSWER, "⩶" * 2000, "🙂" * 500, "日本語" * 300]
     texts += list(Chunk.objects.values_list("text", flat=True)[:40])
     for text in texts:
         assert tokens_estimate(text) >= _server_count(text), text[:40]

@@ -52,7 +52,7 @@ from helpdesk.devstack.postgres import (
     stop_postgres,
 )
 from helpdesk.devstack.redis import redis_ping, redis_url, start_redis_server, stop_redis
-from helpdesk.environment import REQUIRED
+from helpdesk.environment import BASE_DIR, REQUIRED
 
 __all__ = [
     "DevstackError",
@@ -63,6 +63,7 @@ __all__ = [
     "REQUIRED",
     "VAR_DIR",
     "check_first_completion",
+    "demo_brand",
     "ensure_all",
     "environ",
     "gguf_path",
@@ -94,11 +95,16 @@ NO_LLM_URL = "http://127.0.0.1:9/v1"
 _STOPPERS = {"postgres": stop_postgres, "redis": stop_redis, "llm": stop_llm}
 
 
+# The demo KB's product name, greeting and prompt intro: what the tooling serves is that KB.
+DEMO_BRAND = BASE_DIR / "knowledge" / "demo_kb" / "brand.env"
+
+
 def environ(*, llm: bool) -> dict[str, str]:
     """The settings' variables for the embedded services, each one that os.environ does not
     already set: those services are started (or reused), the others left alone. With
-    `llm` False the LLM is reused when it runs, never started."""
-    env: dict[str, str] = {}
+    `llm` False the LLM is reused when it runs, never started. The demo KB's brand comes
+    with them, as defaults too."""
+    env = {name: value for name, value in demo_brand().items() if not os.environ.get(name)}
     if not os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = postgres_url()
     if not os.environ.get("REDIS_URL"):
@@ -112,6 +118,13 @@ def environ(*, llm: bool) -> dict[str, str]:
     if not os.environ.get("SECRET_KEY"):
         env["SECRET_KEY"] = secret_key()
     return env
+
+
+def demo_brand() -> dict[str, str]:
+    """DEMO_BRAND's NAME=value lines (# starts a comment line)."""
+    lines = DEMO_BRAND.read_text(encoding="utf-8").splitlines()
+    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return {name.strip(): value.strip() for name, value in pairs}
 
 
 def hand_over(*, llm: bool) -> dict[str, str]:

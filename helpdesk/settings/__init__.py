@@ -3,7 +3,8 @@
 DATABASE_URL, REDIS_URL, LLM_BASE_URL and SECRET_KEY have no default: production sets them
 (docker-compose.yml); the development tooling (`manage.py`, `make run`, `make test`) starts
 the embedded services before Django loads and sets them, so a plain checkout runs offline
-on a CPU. The settings of answers (LLM, embeddings, retrieval, chat) are in answers.py.
+on a CPU. The settings of answers (LLM, embeddings, retrieval, chat) are in answers.py, the
+desk's brand (product and assistant names, greeting) in brand.py.
 """
 
 import os
@@ -29,7 +30,8 @@ SECRET_KEY = envrequired("SECRET_KEY")
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
-SITE_NAME = os.environ.get("SITE_NAME", "Tasklane Support")
+# The product, assistant and desk names, the greeting and the prompt's intro (SITE_NAME too).
+from helpdesk.settings.brand import *  # noqa: E402, F403
 
 INSTALLED_APPS = [
     "daphne",
@@ -87,6 +89,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The desk's name and greeting, from settings (helpdesk/settings/brand.py).
+                "helpdesk.context_processors.brand",
             ],
         },
     },
@@ -177,7 +181,7 @@ AXES_RESET_ON_SUCCESS = True
 # one can use the admin only to enrol one. Off for a local checkout; production turns it on.
 ADMIN_REQUIRE_2FA = envbool("ADMIN_REQUIRE_2FA", False)
 # The name an authenticator app shows beside the code.
-OTP_TOTP_ISSUER = SITE_NAME
+OTP_TOTP_ISSUER = SITE_NAME  # noqa: F405 (brand.py)
 
 # --- Rate limits (core/ratelimits.py) ---------------------------------------------------
 # Counted in Redis, so every daphne process shares one count. A cache of its own only to

@@ -127,6 +127,18 @@ REFUSAL_TEXT = os.environ.get(
     "I don't have that in our help articles, so I'd rather not guess. Press "
     '"Escalate to human" and a person from our team will pick this up.',
 )
+# What the bot says when the LLM fails (chat/answering.py), with the question's articles
+# listed below it, or without when none matched.
+FALLBACK_TEXT = os.environ.get(
+    "FALLBACK_TEXT",
+    "Sorry, our assistant can't answer right now. The articles below may help, or press "
+    '"Escalate to human" and a person from our team will pick this up.',
+)
+FALLBACK_TEXT_NO_SOURCES = os.environ.get(
+    "FALLBACK_TEXT_NO_SOURCES",
+    'Sorry, our assistant can\'t answer right now. Please press "Escalate to human" and '
+    "a person from our team will pick this up.",
+)
 # Hosts that answer sources may link to besides this site's /kb/ pages ("docs.example.com",
 # or ".example.com" for every subdomain). An article whose source_url is elsewhere is
 # linked to its /kb/ page instead, and its /kb/ page shows no link to it (core/links.py).

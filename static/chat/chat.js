@@ -1,4 +1,4 @@
-// Tasklane Support chat widget. Plain ES2020, no dependencies.
+// The support chat page. Plain ES2020, no dependencies.
 // SECURITY: everything the server sends (model output included) is untrusted.
 // The DOM is built with createElement + textContent only; never innerHTML.
 'use strict';
