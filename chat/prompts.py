@@ -26,8 +26,8 @@ prices, limits, menu names or policies.
 
 
 def system_prompt() -> str:
-    """This deployment's system prompt: who the assistant is, for which product, what it is
-    for (the brand settings), then the rules."""
+    """This deployment's system prompt: its opening sentence, saying who the assistant is and
+    what it is for (the brand settings), then the rules."""
     # Imported here: chat/screening.py imports this module, and the screen needs no Django.
     from django.conf import settings
 
@@ -40,11 +40,11 @@ def system_prompt() -> str:
 
 @functools.cache
 def _system_prompt(*, product: str, assistant: str, intro: str) -> str:
-    # The opening always names the product (and the assistant, if it has a name), whatever
-    # the intro says, so a deployment cannot end up with a prompt about no product at all.
-    who = f"{assistant}, the" if assistant else "the"
-    opening = f"You are {who} customer-support assistant for {product}."
-    return f"{opening} {intro}\n\n{RULES}" if intro else f"{opening}\n\n{RULES}"
+    # An intro of the deployment's own is its whole opening; without one, the names make it.
+    if not intro:
+        who = f"{assistant}, the" if assistant else "the"
+        intro = f"You are {who} customer-support assistant for {product}."
+    return f"{intro}\n\n{RULES}"
 
 
 NO_CONTEXT = "(no matching knowledge-base articles)"

@@ -39,7 +39,10 @@ ROLEPLAY = [
     r"(?:act|respond|answer|reply|be|only|always|never|speak|ignore|pretend|obey)|must|shall|"
     r"act|respond|answer|speak|reply|only)|your name is|act as|respond as|answer as)\b",
     r"\byou (?:are|will be|shall be) (?:now )?no longer (?:a |an |the )?(?:support|customer[- ]"
-    r"support|ai|assistant|bot|chatbot|restricted|limited|bound|filtered|tasklane)\b",
+    r"support|ai|assistant|bot|chatbot|restricted|limited|bound|filtered)\b",
+    # ... "no longer Acme's assistant": any product's name (the screen knows no settings).
+    r"\byou (?:are|will be|shall be) (?:now )?no longer (?:a |an |the )?\w+(?:'s)? (?:support )?"
+    r"(?:assistant|bot|chatbot)\b",
     r"\b(?:you are|you're) now (?:a|an|free|unrestricted|unfiltered|uncensored|evil|called|"
     r"named)\b(?! (?:\w+ )?(?:months?|weeks?|days?|years?|hours?|customer|member|subscriber)\b)",
     r"\b(?:an?|the) (?:ai|model|assistant|chatbot|bot|llm)(?: that is| which is)? (?:with no|"

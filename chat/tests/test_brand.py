@@ -12,7 +12,7 @@ from tickets.models import ReplyEmail
 from tickets.services import ticket_escalate, ticket_reply
 from tickets.tasks import send_reply_email
 
-INTRO = "Acme Projects plans building work; you help its customers with plans and billing."
+INTRO = "You are Ada, the assistant of Acme Projects, a planning app for builders."
 
 
 @pytest.fixture
@@ -25,12 +25,10 @@ def acme(settings):
     return settings
 
 
-def test_the_brand_settings_reach_the_system_prompt(acme):
+def test_the_intro_opens_the_system_prompt_before_its_rules(acme):
     prompt = system_prompt()
 
-    assert prompt == (
-        f"You are Ada, the customer-support assistant for Acme Projects. {INTRO}\n\n{RULES}"
-    )
+    assert prompt == f"{INTRO}\n\n{RULES}"
     messages = build_messages(question="hi", chunks=[], history=[])
     assert messages[0] == {"role": "system", "content": prompt}
     # The same for every question of the deployment: the LLM server's prefix cache reuses it.
@@ -40,6 +38,14 @@ def test_the_brand_settings_reach_the_system_prompt(acme):
 def test_the_output_check_guards_the_deployments_own_prompt(acme):
     # A recital of the branded prompt is caught, not only of the demo's.
     assert PromptEcho().heard(system_prompt())
+
+
+def test_without_an_intro_the_names_open_the_system_prompt(acme):
+    acme.DESK_SYSTEM_PROMPT_INTRO = ""
+
+    assert system_prompt() == (
+        f"You are Ada, the customer-support assistant for Acme Projects.\n\n{RULES}"
+    )
 
 
 def test_an_unnamed_assistant_is_the_customer_support_assistant(acme):

@@ -21,9 +21,10 @@ _named = bool(os.environ.get("DESK_PRODUCT_NAME", "").strip())
 # The assistant's own name, if it has one ("Ada"): the prompt's first sentence and the
 # default greeting introduce it. Empty: an unnamed "customer-support assistant".
 DESK_ASSISTANT_NAME = _text("DESK_ASSISTANT_NAME", "")
-# What the assistant is for, in a sentence or two after the prompt's first one ("Acme
-# Projects is a project planning app; you help its customers with plans and billing.").
-# Constant per deployment: the LLM server's prefix cache reuses the system prompt.
+# The system prompt's opening, before its rules: who the assistant is and what it is for
+# ("You are Ada, the assistant of Acme Projects, a planning app for builders."). Empty: made
+# from the names above ("You are Ada, the customer-support assistant for Acme Projects.").
+# Keep it constant: the LLM server's prefix cache reuses the system prompt.
 DESK_SYSTEM_PROMPT_INTRO = _text("DESK_SYSTEM_PROMPT_INTRO", "")
 # The desk's name: the page's title and heading, the signature of agents' emails, and the
 # name an authenticator app shows beside the TOTP code.
