@@ -23,6 +23,11 @@ def unused_token_hash() -> str:
     return token_hash(token_new())
 
 
+def staff_name(user) -> str:
+    """An agent's name as the customer reads it: their full name, else their username."""
+    return user.get_full_name() or user.get_username()
+
+
 def group_for(key: str) -> str:
     """The Channels group every open socket of one conversation joins, by its token hash."""
     return f"chat.{key}"
@@ -108,9 +113,7 @@ class Message(models.Model):
 
     @property
     def author_name(self) -> str:
-        if self.author is None:
-            return "Support agent"
-        return self.author.get_full_name() or self.author.get_username()
+        return "Support agent" if self.author is None else staff_name(self.author)
 
     # The order of the question path, for reading timings left to right.
     TIMING_STAGES = ["receive", "conversation", "history", "embedding", "question_write",

@@ -104,10 +104,11 @@ def agent_message_push(*, message: Message, joined: bool) -> None:
     # Nobody listening is fine: the message stays undelivered until the customer returns.
     # So is a channel layer that is down: the customer's socket delivers it when Redis is
     # back (chat/consumers.py), and the agent's reply is saved either way.
-    try:
-        async_to_sync(get_channel_layer().group_send)(message.conversation.group_name(), event)
-    except (RedisError, OSError):
-        logger.warning("Channel layer down: agent reply %s waits for delivery", message.pk)
+    group_send(
+        group=message.conversation.group_name(),
+        event=event,
+        missed=f"agent reply {message.pk} waits for delivery",
+    )
 
 
 def customer_frame_push(*, conversation: Conversation, frame: dict) -> None:
@@ -115,10 +116,22 @@ def customer_frame_push(*, conversation: Conversation, frame: dict) -> None:
     ticket's status, an agent leaving (tickets call this when their change commits). Not
     kept: a page that opens later reads the same state from the database."""
     event = {"type": "conversation.frame", "frame": frame}
+    group_send(
+        group=conversation.group_name(),
+        event=event,
+        missed=f"a {frame['type']} frame, not sent live",
+    )
+
+
+def group_send(*, group: str, event: dict, missed: str) -> bool:
+    """Send a Channels event from sync code (a commit hook). A channel layer that is down
+    loses only this live notice, logged as `missed`: what it tells of is stored already."""
     try:
-        async_to_sync(get_channel_layer().group_send)(conversation.group_name(), event)
+        async_to_sync(get_channel_layer().group_send)(group, event)
     except (RedisError, OSError):
-        logger.warning("Channel layer down: a %s frame was not sent live", frame["type"])
+        logger.warning("Channel layer down: %s", missed)
+        return False
+    return True
 
 
 # --- For the agent's live view of a conversation (tickets/consumers.py) ----------------------

@@ -9,23 +9,17 @@ customer should see reaches their open page when it commits (chat.services).
 from django.db import transaction
 from django.utils import timezone
 
-from chat.models import Conversation
+from chat.models import Conversation, staff_name
 from chat.protocol import AgentJoined, AgentLeft
-from chat.services import customer_frame_push
 from tickets.models import Ticket
-from tickets.services import queue_publish, ticket_record_changes, ticket_update
+from tickets.services import (
+    customer_frame_on_commit,
+    queue_publish,
+    ticket_record_changes,
+    ticket_update,
+)
 
 HANDED_BACK = "You're talking to our assistant again. Ask away, or ask for a person any time."
-
-
-def _name(user) -> str:
-    # As the customer sees it on the agent's messages (chat.models.Message.author_name).
-    return user.get_full_name() or user.get_username()
-
-
-def _push(ticket: Ticket, frame: dict) -> None:
-    conversation = ticket.conversation
-    transaction.on_commit(lambda: customer_frame_push(conversation=conversation, frame=frame))
 
 
 def _hold(*, ticket: Ticket, agent, by) -> None:
@@ -55,7 +49,7 @@ def ticket_take(*, ticket: Ticket, agent) -> Ticket:
         ticket_update(ticket=ticket, by=agent, **fields)
         if ticket.conversation.agent_id != agent.pk:
             _hold(ticket=ticket, agent=agent, by=agent)
-            _push(ticket, AgentJoined(_name(agent)).frame())
+            customer_frame_on_commit(ticket=ticket, frame=AgentJoined(staff_name(agent)).frame())
         queue_publish(ticket=ticket, reason="taken")
     return ticket
 
@@ -66,10 +60,10 @@ def ticket_hand_back(*, ticket: Ticket, by) -> Ticket:
         ticket = _locked(ticket)
         if ticket.conversation.agent_id is None:
             raise ValueError(f"The bot already has {ticket.number}'s chat.")
-        name = _name(ticket.conversation.agent)  # who had it, whoever clicked
+        name = staff_name(ticket.conversation.agent)  # who had it, whoever clicked
         _hold(ticket=ticket, agent=None, by=by)
         Ticket.objects.filter(pk=ticket.pk).update(waiting_since=None)
-        _push(ticket, AgentLeft(name, HANDED_BACK).frame())
+        customer_frame_on_commit(ticket=ticket, frame=AgentLeft(name, HANDED_BACK).frame())
         queue_publish(ticket=ticket, reason="handed_back")
     return ticket
 

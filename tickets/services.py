@@ -1,19 +1,16 @@
 import logging
 from collections.abc import Callable
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from chat.models import Conversation, Message
 from chat.protocol import TicketStatus
-from chat.services import agent_message_push, customer_frame_push
+from chat.services import agent_message_push, customer_frame_push, group_send
 from core.queue import task_on_commit
 from tickets.models import ReplyEmail, Ticket, TicketChange, TicketNote, new_ticket_number
 
@@ -205,7 +202,11 @@ def ticket_record_changes(*, ticket: Ticket, before: dict[str, str], by) -> list
 
 def _status_push(ticket: Ticket) -> None:
     """The customer's open page shows the ticket's new status, when the change commits."""
-    frame = TicketStatus(**ticket.customer_status()).frame()
+    customer_frame_on_commit(ticket=ticket, frame=TicketStatus(**ticket.customer_status()).frame())
+
+
+def customer_frame_on_commit(*, ticket: Ticket, frame: dict) -> None:
+    """Send a protocol frame to the ticket's customer's open pages when the change commits."""
     conversation = ticket.conversation
     transaction.on_commit(lambda: customer_frame_push(conversation=conversation, frame=frame))
 
@@ -217,13 +218,8 @@ def queue_publish(*, ticket: Ticket, reason: str) -> None:
     event = {"type": "queue.changed", "ticket_id": ticket.pk, "number": ticket.number,
              "reason": reason, "assignee_id": ticket.assignee_id}  # fmt: skip
 
-    def send():
-        try:
-            async_to_sync(get_channel_layer().group_send)(QUEUE_GROUP, event)
-        except (RedisError, OSError):
-            logger.warning("Channel layer down: the live queue missed a %r", reason)
-
-    transaction.on_commit(send)
+    missed = f"the live queue's {reason!r}"
+    transaction.on_commit(lambda: group_send(group=QUEUE_GROUP, event=event, missed=missed))
 
 
 def ticket_update(*, ticket: Ticket, by, **fields) -> list[TicketChange]:
