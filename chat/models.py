@@ -53,6 +53,16 @@ class Conversation(models.Model):
     anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Questions refused by the prompt-injection screen (chat/screening.py), for review.
     injection_attempts = models.PositiveIntegerField(default=0, editable=False)
+    # The website whose widget it came from (none: the desk's own page), and what the host
+    # page said of itself and of its signed-in user (widget/identity.py checked the
+    # signature; unsigned, these stay blank).
+    site = models.ForeignKey(
+        "widget.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    page_url = models.URLField(max_length=500, blank=True, editable=False)
+    page_title = models.CharField(max_length=200, blank=True, editable=False)
+    verified_id = models.CharField(max_length=200, blank=True, editable=False)
+    verified_email = models.EmailField(blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

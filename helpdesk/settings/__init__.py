@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "tickets",
     "insights",
     "privacy",
+    "widget",
 ]
 
 MIDDLEWARE = [
@@ -357,7 +358,10 @@ REPLY_EMAIL_MAX_RETRIES = envint("REPLY_EMAIL_MAX_RETRIES", 10)
 REPLY_EMAIL_RETRY_BACKOFF = envint("REPLY_EMAIL_RETRY_BACKOFF", 30)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "support@localhost")
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The page and the widget ship in these (locale/); the assistant answers in any language.
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -9,7 +9,9 @@
     ['log', 'composer', 'question', 'send', 'stop', 'status', 'escalate', 'email', 'ticket'].map($);
   const escalation = escalateBtn.closest('.escalation') || escalateBtn;
 
-  const SOCKET_URL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/chat/';
+  // The widget's frame (templates/chat/widget.html) has a socket of its own.
+  const SOCKET_URL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host +
+    (document.body.dataset.socketPath || '/ws/chat/');
   const MAX_BACKOFF_MS = 10000, ESCALATE_COOLDOWN_MS = 3000, LIMITED_RETRY_MS = 30000;
 
   let ws = null, retryTimer = null;
@@ -271,6 +273,14 @@
     feedback_saved() {},
     // After our `resume`: every missed frame is in. No answer running while we still wait
     // for one means its rest is gone (the stream expired, or Redis was down).
+    session(msg) {
+      drawTranscript(msg.transcript);
+      lastSeq = Number(msg.resume_after) || 0;
+      if (msg.ticket && typeof msg.ticket === 'object') {
+        document.dispatchEvent(new CustomEvent('chat:frame', { detail: { ...msg.ticket, type: 'ticket_status' } }));
+      }
+      if (isOpen()) resume(ws);
+    },
     resumed(msg) {
       if (busy && msg.answering !== true) interruptAnswer();
       setStatus('connected');
@@ -338,8 +348,11 @@
       if (ws !== sock) return;
       attempts = 0;
       setStatus('connected');
-      // What was missed while away (or while the page loaded), then the live rest.
-      sock.send(JSON.stringify({ type: 'resume', after: lastSeq }));
+      // In the widget, no cookie names the session: its first frame does (static/widget/frame.js),
+      // and `session` answers with the conversation so far. The page resumes at once.
+      const hello = window.chatHello?.();
+      if (hello) sock.send(JSON.stringify(hello));
+      else resume(sock);
     });
     sock.addEventListener('message', (e) => { if (ws === sock) handle(e.data); });
     // 4429: too many sockets from this address, or frames past the budget. Coming straight
@@ -348,6 +361,29 @@
       if (ws === sock) { ws = null; scheduleReconnect(e.code === 4429 ? LIMITED_RETRY_MS : 0); }
     });
     // 'error' is always followed by 'close', which does the real work.
+  }
+
+  // What was missed while away (or while the page loaded), then the live rest.
+  const resume = (sock) => sock.send(JSON.stringify({ type: 'resume', after: lastSeq }));
+
+  // The widget's conversation so far (chat.selectors.transcript_frames), drawn as live ones are.
+  function drawTranscript(messages) {
+    for (const node of log.querySelectorAll('.msg:not(.greeting)')) node.remove();
+    for (const m of Array.isArray(messages) ? messages : []) {
+      if (!m || typeof m !== 'object') continue;
+      const id = str(Number(m.id));
+      if (m.role === 'user') append(bubble('user', m.text)).dataset.messageId = id;
+      else if (m.role === 'agent') append(bubble('agent', m.text, str(m.name) || 'Support agent'));
+      else {
+        const kind = ['refusal', 'fallback'].includes(m.kind) ? ' ' + m.kind : '';
+        const b = append(bubble('bot' + kind, m.text));
+        b.dataset.messageId = id;
+        if (m.note) b.append(el('div', 'note', str(m.note)));
+        renderSources(b, m.sources);
+        addFeedback(b, id, str(m.feedback));
+      }
+    }
+    scrollDown();
   }
 
   // An answer streaming now goes on at the server: the next socket resumes it (`resumed`).
@@ -424,5 +460,7 @@
   }
   scrollDown();
   setBusy(false);
-  connect();
+  // The widget's frame connects once its host page has handed over the session (frame.js).
+  if ('widget' in document.body.dataset) document.addEventListener('chat:ready', connect, { once: true });
+  else connect();
 })();
