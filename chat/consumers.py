@@ -33,6 +33,7 @@ from chat.protocol import (
     Escalate,
     Feedback,
     FeedbackSaved,
+    Hello,
     Question,
     Rate,
     Rated,
@@ -121,7 +122,12 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
             return
         self.counted = True
         self.budget = FrameBudget()
-        self.chat_token = await asession_chat_token(session=session)
+        await self.begin(await asession_chat_token(session=session))
+
+    async def begin(self, chat_token: str):
+        """Join the conversation: its group, the agent replies written while away, then its
+        stream (the widget's socket comes here after its `hello`, chat/widget.py)."""
+        self.chat_token = chat_token
         # Agent replies reach every open tab of this session through its group. Join it
         # before looking for replies written while away, so none falls between the two.
         self.key = token_hash(self.chat_token)
@@ -133,8 +139,9 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
             logger.warning("Channel layer unavailable at connect: %r", exc)
             self.live = False
         waiting = await undelivered_agent_messages(chat_token=self.chat_token)
-        await self.accept()
-        self.accepted = True
+        if not self.accepted:
+            await self.accept()
+            self.accepted = True
         if not self.live:
             await self.layer_failed()
         for message in waiting:
@@ -283,6 +290,8 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
             await self.on_resume(request)
         elif isinstance(request, Rate):
             await self.on_rate(request)
+        elif isinstance(request, Hello):
+            await self.error("bad_hello", "Only the widget's first frame is a hello.")
         else:
             await self.send_event(request)
 

@@ -174,9 +174,23 @@ ERROR_CODES = frozenset(
     (
         "no_session bad_json bad_frame unknown_type empty_message message_too_long bad_text "
         "busy bad_email bad_feedback rate_limited internal_error service_degraded "
-        "too_many_connections bad_resume bad_rating cannot_rate"
+        "too_many_connections bad_resume bad_rating cannot_rate bad_hello bad_identity "
+        "unknown_site"
     ).split()
 )
+
+
+@dataclass(frozen=True)
+class Session(Event):
+    """The widget's answer to `hello`: the session token to keep for the next `hello` (it
+    replaces the last one), where the conversation's stream is, the conversation so far,
+    and its ticket as `ticket_status` shows it (or null)."""
+
+    type: ClassVar[str] = "session"
+    token: str
+    resume_after: int
+    transcript: list[dict]
+    ticket: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -250,13 +264,29 @@ class Rate:
     comment: str = ""
 
 
+@dataclass(frozen=True)
+class Hello:
+    """The widget socket's first frame: no cookie reaches a third-party frame, so the session
+    comes here (`token`: the last `session` frame's, or empty for a new conversation). With
+    `identity`, a JWT the host site signed for its signed-in user (widget/identity.py); with
+    `page_url` and `page_title`, the host page the customer is on."""
+
+    type: ClassVar[str] = "hello"
+    token: str = ""
+    identity: str = ""
+    page_url: str = ""
+    page_title: str = ""
+
+
 RATE_COMMENT_MAX_CHARS = 2000
-INBOUND = {kind.type: kind for kind in (Question, Escalate, Feedback, Stop, Resume, Rate)}
+HELLO_LIMITS = {"token": 500, "identity": 4000, "page_url": 500, "page_title": 200}
+INBOUND = {kind.type: kind for kind in (Question, Escalate, Feedback, Stop, Resume, Rate, Hello)}
 SERVER_EVENTS = (Asked, Token, Sources, Refusal, Fallback, Stopped, Done, FeedbackSaved, Ticket)
 SERVER_EVENTS += (Resumed, AgentJoined, AgentTyping, Agent, AgentLeft, TicketStatus, Rated, Error)
+SERVER_EVENTS += (Session,)
 
 
-def read(content: dict) -> Question | Escalate | Feedback | Stop | Resume | Rate | Error:
+def read(content: dict) -> Question | Escalate | Feedback | Stop | Resume | Rate | Hello | Error:
     """The client's frame as its type, or the Error that refuses it."""
     kind = content.get("type")
     if kind == Question.type:
@@ -280,6 +310,8 @@ def read(content: dict) -> Question | Escalate | Feedback | Stop | Resume | Rate
         return Resume(after)
     if kind == Rate.type:
         return _rate(content.get("score"), content.get("comment") or "")
+    if kind == Hello.type:
+        return _hello(content)
     # Cut short: the type is the client's text, echoed back.
     return Error("unknown_type", f"Unknown message type {repr(kind)[:40]}.")
 
@@ -307,6 +339,16 @@ def _rate(score, comment) -> Rate | Error:
             "bad_rating", f"Please keep the comment under {RATE_COMMENT_MAX_CHARS} characters."
         )
     return Rate(score, comment.strip())
+
+
+def _hello(content: dict) -> Hello | Error:
+    values = {name: content.get(name) or "" for name in HELLO_LIMITS}
+    for name, value in values.items():
+        if not isinstance(value, str) or len(value) > HELLO_LIMITS[name]:
+            return Error("bad_hello", f"The hello's {name} is not valid.")
+        if UNSTORABLE.search(value):
+            return Error("bad_hello", f"The hello's {name} has characters we can't read.")
+    return Hello(**{name: value.strip() for name, value in values.items()})
 
 
 def field_names(kind) -> tuple[set[str], set[str]]:

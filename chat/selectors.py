@@ -1,6 +1,6 @@
 """Reads of the customer's conversation for the support page."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from chat.models import Message, token_hash
 from core.links import link_allowed
@@ -48,3 +48,29 @@ def _sources(stored) -> list[Source]:
             )
         )
     return sources
+
+
+def transcript_frames(*, chat_token: str) -> list[dict]:
+    """The transcript as the widget's `session` frame carries it: what chat/message.html
+    shows, as data for chat.js to draw (a third-party frame's page is rendered before its
+    session is known)."""
+    frames = []
+    for message in conversation_transcript(chat_token=chat_token):
+        frame = {"role": message.role, "id": message.pk, "text": message.text}
+        if message.role == Message.Role.AGENT:
+            frame["name"] = message.author_name
+        elif message.role == Message.Role.ASSISTANT:
+            frame["kind"] = "refusal" if message.refused else "fallback" if message.fallback else ""
+            frame["note"] = _note(message)
+            frame["feedback"] = message.feedback or ""
+            frame["sources"] = [asdict(source) for source in message.shown_sources]
+        frames.append(frame)
+    return frames
+
+
+def _note(message: Message) -> str:
+    if message.stopped:
+        return "(stopped)"
+    if message.interrupted and not message.fallback:
+        return "(answer interrupted)"
+    return ""

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -17,6 +18,8 @@ from redis.exceptions import RedisError
 from chat import streams
 from chat.models import SESSION_TOKEN, Conversation, Message, group_for, token_hash, token_new
 from chat.protocol import Agent, AgentJoined, AgentTyping
+from core.text import strip_invisible
+from widget.sessions import session_token_read
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +57,36 @@ def session_chat_token(*, session) -> str:
 
 async def asession_chat_token(*, session) -> str:
     return await on_db(session_chat_token)(session=session)
+
+
+def widget_session_open(*, token: str, site, identity, page_url: str, page_title: str) -> str:
+    """The chat token of the widget's conversation: the session token's (widget/sessions.py),
+    or a new one when it is missing, forged, expired or another site's. Records the site,
+    the host page, and the identity the host signed (widget/identity.py), if any."""
+    chat_token = session_token_read(site_key=site.key, token=token) if token else None
+    conversation = conversation_get(chat_token=chat_token) if chat_token else None
+    if identity and conversation and conversation.verified_id not in ("", identity.user_id):
+        conversation = None  # another user signed in on the host page: a conversation of theirs
+    if conversation is None:
+        chat_token = token_new()
+        conversation = conversation_get(chat_token=chat_token)
+    conversation.site = conversation.site or site
+    if page_url:
+        conversation.page_url = _page_url(site, page_url)
+        conversation.page_title = strip_invisible(page_title)[:200]
+    if identity:
+        conversation.verified_id, conversation.verified_email = identity.user_id, identity.email
+    fields = ["site", "page_url", "page_title", "verified_id", "verified_email", "updated_at"]
+    conversation.save(update_fields=fields)
+    return chat_token
+
+
+def _page_url(site, url: str) -> str:
+    """The host page, without its query or fragment (they can hold anyone's data), and only
+    when it is on one of the site's origins: the page's script says where it is, unchecked."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return f"{origin}{parts.path}"[:500] if site.allows(origin) else ""
 
 
 def _has_conversation(key: str) -> bool:

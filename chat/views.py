@@ -1,6 +1,11 @@
+from types import SimpleNamespace
+
 from django.conf import settings
 from django.db import connection
+from django.http import Http404
 from django.shortcuts import render
+from django.utils import translation
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django_ratelimit.decorators import ratelimit
 
@@ -8,8 +13,9 @@ from chat import streams
 from chat.models import token_hash
 from chat.selectors import conversation_transcript
 from chat.services import session_chat_token
-from core import hours
+from core import csp, hours
 from core.ratelimits import page_rate
+from widget.selectors import site_active
 
 
 # Counted per address: every visit without a cookie starts a new session.
@@ -45,3 +51,30 @@ def index(request, ticket_for=None):
         "next_opening": hours.opening_text(at=at),
     }
     return render(request, "chat/index.html", context)
+
+
+@ratelimit(group="pages", key="ip", rate=page_rate)
+@xframe_options_exempt
+def widget_frame(request, key: str):
+    """The chat inside a site's widget (static/widget/loader.js opens it in a frame). It
+    never touches the session: a third-party frame may have no cookie, so the socket's
+    first frame carries the session (chat/widget.py), and the transcript comes with it."""
+    site = site_active(key=key)
+    if site is None:
+        raise Http404("No such site.")
+    translation.activate(site.language)  # the site's language, not the browser's
+    at = hours.now()
+    context = {
+        "site": site,
+        "brand": SimpleNamespace(name=site.shown_title, greeting=site.shown_greeting),
+        "docs_domains": settings.DOCS_DOMAINS,
+        "agents_available": hours.is_open(at=at),
+        "next_opening": hours.opening_text(at=at),
+    }
+    response = render(request, "chat/widget.html", context)
+    # Only the site's own pages may frame it; every origin was checked when it was saved
+    # (widget.models.origin_normalised), and is checked again here: each goes in a header.
+    origins = " ".join(origin for origin in site.origins if site.allows(origin))
+    response.headers["Content-Security-Policy"] = csp.policy(frame_ancestors=origins or "'none'")
+    response.headers["Content-Language"] = site.language
+    return response

@@ -9,21 +9,31 @@ needs no package. The templates keep to it: no inline <script>, style="" or on* 
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
-POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        # The chat socket: ws:/wss: to this host (a scheme source matches any host, and
-        # 'self' covers ws: only from CSP level 3 on).
-        "connect-src 'self' ws: wss:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-    ]
+
+def policy(*, frame_ancestors: str = "'none'") -> str:
+    """The policy; a page that other sites may frame (the widget's, chat/views.py) names
+    them in `frame_ancestors`, checked origins separated by spaces."""
+    return "; ".join(
+        [
+            *DIRECTIVES,
+            f"frame-ancestors {frame_ancestors}",
+            "form-action 'self'",
+        ]
+    )
+
+
+DIRECTIVES = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    # The chat socket: ws:/wss: to this host (a scheme source matches any host, and
+    # 'self' covers ws: only from CSP level 3 on).
+    "connect-src 'self' ws: wss:",
+    "object-src 'none'",
+    "base-uri 'none'",
 )
+POLICY = policy()
 
 
 class ContentSecurityPolicyMiddleware:

@@ -17,9 +17,11 @@ from django.urls import path  # noqa: E402
 
 from chat.consumers import ChatConsumer  # noqa: E402
 from chat.middleware import DegradedSocketMiddleware  # noqa: E402
+from chat.widget import WidgetConsumer  # noqa: E402
 from helpdesk.otp import session_passed  # noqa: E402
 from tickets.consumers import QueueConsumer, TicketConsumer  # noqa: E402
 from tickets.handoff import ticket_customer_wrote, ticket_rate  # noqa: E402
+from tickets.selectors import ticket_for_customer  # noqa: E402
 from tickets.services import ticket_escalate  # noqa: E402
 
 websocket_urlpatterns = [
@@ -29,6 +31,16 @@ websocket_urlpatterns = [
         "ws/chat/",
         ChatConsumer.as_asgi(
             escalate=ticket_escalate, held=ticket_customer_wrote, rate=ticket_rate
+        ),
+    ),
+    # The widget's frame: the same chat, its session in its first frame (chat/widget.py).
+    path(
+        "ws/widget/<str:key>/",
+        WidgetConsumer.as_asgi(
+            escalate=ticket_escalate,
+            held=ticket_customer_wrote,
+            rate=ticket_rate,
+            ticket_for=ticket_for_customer,
         ),
     ),
     # Staff only, by their admin login and its second factor (tickets/consumers.py).

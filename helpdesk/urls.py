@@ -5,6 +5,7 @@ from core.metrics import metrics
 from helpdesk import views
 from insights import admin_views as insights_admin
 from tickets.selectors import ticket_for_customer
+from widget import views as widget_views
 
 # admin.site is helpdesk.admin_site.HelpdeskAdminSite (helpdesk.apps.AdminConfig).
 urlpatterns = [
@@ -23,6 +24,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("kb/", include("knowledge.urls")),
+    # The one script tag a site embeds, and its site's settings (widget/views.py).
+    path("widget.js", widget_views.loader, name="widget_loader"),
+    path("widget/sites/<str:key>.json", widget_views.config, name="widget_config"),
     # The support page shows its conversation's ticket; tickets sit above the chat, so the
     # wiring hands the page the lookup.
     path("", include("chat.urls"), {"ticket_for": ticket_for_customer}),

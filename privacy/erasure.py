@@ -117,11 +117,15 @@ def conversations_anonymise(
         tickets, ["subject", "csat_comment", "customer_name", "email"], batch_size=500
     )
     conversations = list(Conversation.objects.filter(pk__in=ids).only("pk"))
+    widget_fields = ["verified_id", "verified_email", "page_url", "page_title"]
     for conversation in conversations:
         # The hash of a token nobody has: the customer's session no longer leads here.
         conversation.token_hash = unused_token_hash()
         conversation.anonymised_at = now or timezone.now()
-    Conversation.objects.bulk_update(conversations, ["token_hash", "anonymised_at"])
+        # What a host site said of its signed-in user, and the page they were on.
+        conversation.verified_id = conversation.verified_email = ""
+        conversation.page_url = conversation.page_title = ""
+    Conversation.objects.bulk_update(conversations, ["token_hash", "anonymised_at", *widget_fields])
     return len(messages)
 
 

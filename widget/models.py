@@ -4,6 +4,7 @@ Below the chat in the layers: a conversation remembers the site it came from, an
 reads its brand, language and KB collection from it.
 """
 
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -11,6 +12,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+
+# Scheme, host and port only. Each origin goes into a header (frame-ancestors) and CORS
+# answers as it is, so nothing but these characters may reach them.
+ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?")
 
 
 def key_new() -> str:
@@ -26,6 +31,8 @@ def origin_normalised(text: str) -> str:
     that is not a bare http(s) origin: a path, a wildcard or a userinfo would each widen
     what may frame the chat."""
     text = text.strip()
+    if not ORIGIN.fullmatch(text.lower().rstrip("/")):
+        raise ValidationError(f"{text!r} is not an origin like https://www.example.com")
     parts = urlsplit(text)
     try:
         port = parts.port
@@ -110,6 +117,15 @@ class Site(models.Model):
     @property
     def origins(self) -> list[str]:
         return [line.strip() for line in self.allowed_origins.splitlines() if line.strip()]
+
+    # A blank field is the desk's own setting (helpdesk/settings/brand.py).
+    @property
+    def shown_title(self) -> str:
+        return self.title or settings.SITE_NAME
+
+    @property
+    def shown_greeting(self) -> str:
+        return self.greeting or settings.DESK_GREETING
 
     def allows(self, origin: str) -> bool:
         try:

@@ -33,6 +33,9 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 # The product, assistant and desk names, the greeting and the prompt's intro (SITE_NAME too).
 from helpdesk.settings.brand import *  # noqa: E402, F403
 
+# The embeddable widget: its session tokens and signed identities.
+from helpdesk.settings.widget import *  # noqa: E402, F403
+
 INSTALLED_APPS = [
     "daphne",
     # Django's admin, on helpdesk.admin_site.HelpdeskAdminSite (a second factor, staff sessions).
