@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from chat import views as chat_views
 from core.metrics import metrics
 from helpdesk import views
 from insights import admin_views as insights_admin
@@ -27,6 +28,7 @@ urlpatterns = [
     # The one script tag a site embeds, and its site's settings (widget/views.py).
     path("widget.js", widget_views.loader, name="widget_loader"),
     path("widget/sites/<str:key>.json", widget_views.config, name="widget_config"),
+    path("widget/frame/<str:key>/", chat_views.widget_frame, name="widget_frame"),
     # The support page shows its conversation's ticket; tickets sit above the chat, so the
     # wiring hands the page the lookup.
     path("", include("chat.urls"), {"ticket_for": ticket_for_customer}),

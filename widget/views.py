@@ -49,7 +49,7 @@ def config(request, key: str):
     origin = request.headers.get("Origin", "")
     if not site.allows(origin):
         return JsonResponse({"error": "This origin may not show the widget."}, status=403)
-    frame = request.build_absolute_uri(reverse("chat:widget_frame", args=[site.key]))
+    frame = request.build_absolute_uri(reverse("widget_frame", args=[site.key]))
     response = JsonResponse(site_config(site=site, frame_url=frame))
     response.headers["Access-Control-Allow-Origin"] = origin_normalised(origin)
     response.headers["Vary"] = "Origin"

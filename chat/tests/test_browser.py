@@ -31,13 +31,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(tmp_path, max_tokens: str):
+def _serve(tmp_path, max_tokens: str, **env: str):
     port = _free_port()
     log = open(tmp_path / "daphne.log", "wb")  # noqa: SIM115 - the process outlives this block
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "helpdesk.serve:application"],
-        cwd=settings.BASE_DIR, env=child_env(LLM_MAX_TOKENS=max_tokens),
+        cwd=settings.BASE_DIR, env=child_env(LLM_MAX_TOKENS=max_tokens, **env),
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
