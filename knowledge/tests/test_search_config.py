@@ -163,3 +163,10 @@ def test_a_word_with_an_umlaut_is_one_word():
     assert fulltext_words("Bestätigung der Zahlung") == "bestätigung der zahlung"
     # Decomposed (a + combining diaeresis), as some keyboards send it: the same word.
     assert fulltext_words("Besta\u0308tigung") == "bestätigung"
+
+
+def test_the_multilingual_bge_m3_encodes_questions_without_the_english_bge_instruction():
+    from knowledge.embeddings.models import BGE_QUERY_PREFIX, query_text
+
+    assert query_text("Wo?", "BAAI/bge-m3") == "Wo?"
+    assert query_text("Where?", "BAAI/bge-small-en-v1.5") == BGE_QUERY_PREFIX + "Where?"
