@@ -326,6 +326,7 @@ def sparse_only(query: str, index: EmbeddingIndex) -> tuple[int, float]:
         "words": fulltext_words(query),
         "common": common_lexemes(max_matches=settings.RETRIEVAL_SPARSE_MAX_MATCHES),
         "chunks": index_size(index=index)[0],
+        "search_config": settings.KB_SEARCH_CONFIG,
     }
     with connection.cursor() as cursor:
         started = time.perf_counter()

@@ -94,7 +94,7 @@ TSVECTOR_ENTRY = re.compile(r"'((?:[^']|'')*)'(?::([0-9A-D,]+))?")
 NONE = np.array([], dtype=int)
 CHUNKS_SQL = """
 SELECT a.slug, a.title, c.embedding::text, c.search_vector::text,
-       to_tsvector('english', a.title)::text
+       to_tsvector(%(search_config)s::regconfig, a.title)::text
 FROM knowledge_chunk c JOIN knowledge_article a
     ON a.id = c.article_id AND a.published AND a.status <> %(held_back)s
 WHERE c.index_id = %(index_id)s ORDER BY c.id
@@ -167,7 +167,12 @@ def load(name: str, original_database: str) -> Corpus:
     index = selectors.serving_index()
     with connection.cursor() as cursor:
         cursor.execute(
-            CHUNKS_SQL, {"held_back": Article.Status.FLAGGED.value, "index_id": index.pk}
+            CHUNKS_SQL,
+            {
+                "held_back": Article.Status.FLAGGED.value,
+                "index_id": index.pk,
+                "search_config": settings.KB_SEARCH_CONFIG,
+            },
         )
         corpus = Corpus(name, database, index, cursor.fetchall())
     corpus.questions = read_questions(corpus, ROOT / questions)
@@ -191,7 +196,8 @@ def read_questions(corpus: Corpus, path: Path) -> list[Question]:
     with connection.cursor() as cursor:
         for item, query, vector in zip(items, queries, vectors, strict=True):
             cursor.execute(
-                "SELECT to_tsvector('english', %s)::text", [selectors.fulltext_words(query)]
+                "SELECT to_tsvector(%s::regconfig, %s)::text",
+                [settings.KB_SEARCH_CONFIG, selectors.fulltext_words(query)],
             )
             lexemes = [t for t in parse_tsvector(cursor.fetchone()[0]) if t not in common]
             expected = {corpus.position[s] for s in item["expected"] if s in corpus.position}

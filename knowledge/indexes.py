@@ -19,11 +19,13 @@ from django.utils import timezone
 from knowledge import calibration, embeddings
 from knowledge.chunking import embedding_pipeline
 from knowledge.enqueue import EMBED_ARTICLE, PURGE_INDEX, task_on_commit
-from knowledge.models import Article, ArticleEmbedding, EmbeddingIndex
+from knowledge.models import Article, ArticleEmbedding, Chunk, EmbeddingIndex
 from knowledge.selectors import live_indexes
 
 logger = logging.getLogger(__name__)
 State = EmbeddingIndex.State
+# Chunks whose full text is rebuilt per transaction by chunk_search_config_apply.
+SEARCH_CONFIG_BATCH = 2000
 
 
 def live_indexes_ensure() -> list[EmbeddingIndex]:
@@ -202,3 +204,24 @@ def embeddings_warm_up() -> None:
             embeddings.model_name(),
             ", ".join(i.model_name for i in indexes),
         )
+
+
+def chunk_search_config_apply() -> int:
+    """Give every chunk built with another text search configuration KB_SEARCH_CONFIG's
+    (Postgres regenerates its search_vector), for `manage.py reembed`; the vectors stay.
+    In batches of their own transactions, so that a large KB is never locked whole and an
+    interrupted run resumes where it stopped. Returns how many chunks changed."""
+    config, last, changed = settings.KB_SEARCH_CONFIG, 0, 0
+    while True:
+        others = Chunk.objects.filter(pk__gt=last).exclude(search_config=config).order_by("pk")
+        ids = list(others.values_list("pk", flat=True)[:SEARCH_CONFIG_BATCH])
+        if not ids:
+            break
+        changed += Chunk.objects.filter(pk__in=ids).update(search_config=config)
+        last = ids[-1]
+    if changed:
+        # Full text's common words come from these statistics (selectors.common_lexemes):
+        # until autovacuum analyzes, they would be the old configuration's lexemes.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE knowledge_chunk")
+    return changed

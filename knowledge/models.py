@@ -10,9 +10,23 @@ from pgvector.django import VectorField
 from knowledge.sanitise import ADDRESSES_ASSISTANT
 
 
+def search_config_setting() -> str:
+    return settings.KB_SEARCH_CONFIG
+
+
+# A chunk's configuration as Postgres's regconfig. A generated column may only use
+# immutable functions, and the cast of a name to regconfig is not one (it looks the name
+# up on the search path), so migration 0012 wraps it in knowledge_regconfig(), declared
+# immutable: a configuration's name keeps meaning the same configuration, as Postgres
+# itself assumes of to_tsvector('english', ...) in a stored column or an index.
+CHUNK_REGCONFIG = models.Func(
+    models.F("search_config"), function="knowledge_regconfig", output_field=models.TextField()
+)
+
+
 class Collection(models.Model):
     """A group of articles (a product, a site's KB) for editors and the insights dashboard.
-    It does not scope retrieval: that comes with sites (issue 19)."""
+    A site (widget.Site) with a collection answers from its articles alone."""
 
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
@@ -169,9 +183,16 @@ class Chunk(models.Model):
     # its own partial HNSW index on `embedding::vector(<its dimensions>)`, created by
     # knowledge.indexes.hnsw_create, which every query matches.
     embedding = VectorField()
-    # Kept by Postgres itself, so no code path can forget to update it.
+    # The text search configuration (KB_SEARCH_CONFIG) its search_vector is built with.
+    # Every chunk saved through the ORM takes the setting's value; `manage.py reembed`
+    # moves the others to it. The database default is for rows written by plain SQL.
+    search_config = models.CharField(
+        max_length=63, default=search_config_setting, db_default="english", editable=False
+    )
+    # Kept by Postgres itself, so no code path can forget to update it, nor record one
+    # configuration and build with another: changing search_config rebuilds it.
     search_vector = models.GeneratedField(
-        expression=SearchVector("heading", "text", config="english"),
+        expression=SearchVector("heading", "text", config=CHUNK_REGCONFIG),
         output_field=SearchVectorField(),
         db_persist=True,
     )

@@ -126,18 +126,33 @@ class Retrieval:
     reranked: bool = False
 
 
-def retrieve(*, embedded: EmbeddedQuery, mode: str = "", limit: int | None = None) -> Retrieval:
+def retrieve(
+    *,
+    embedded: EmbeddedQuery,
+    mode: str = "",
+    limit: int | None = None,
+    collection: int | None = None,
+) -> Retrieval:
     """The chunks that answer `embedded`'s query in its index, and whether to refuse.
-    Blocking (a database thread): it searches, and for a follow-up embeds the question
-    alone to judge whether it is off topic (_off_topic)."""
+    With a `collection` id (a site's, widget.Site.collection) only that collection's
+    articles answer: a question only another collection answers finds weak evidence, and
+    is refused as any unanswerable question is. Blocking (a database thread): it searches,
+    and for a follow-up embeds the question alone to judge whether it is off topic."""
     mode = mode or default_mode()
     limit = limit or settings.RETRIEVAL_TOP_K
     query, index, vector = embedded.query, embedded.index, embedded.vector
     base, reranked = mode.removesuffix(RERANK), False
     if mode.endswith(RERANK):
-        result, reranked = _reranked(query.text, vector, limit, index, base)
+        result, reranked = _reranked(query.text, vector, limit, index, base, collection)
     else:
-        result = search(embedding=vector, text=query.text, limit=limit, mode=base, index=index)
+        result = search(
+            embedding=vector,
+            text=query.text,
+            limit=limit,
+            mode=base,
+            index=index,
+            collection=collection,
+        )
     best = result.best_similarity
     refused = best < calibration.min_similarity(index) or _off_topic(embedded, best)
     return Retrieval(query, result.chunks, best, refused, reranked)
@@ -156,7 +171,12 @@ def _off_topic(embedded: EmbeddedQuery, best: float) -> bool:
 
 
 def _reranked(
-    text: str, embedding: list[float], limit: int, index: Index | None, mode: str
+    text: str,
+    embedding: list[float],
+    limit: int,
+    index: Index | None,
+    mode: str,
+    collection: int | None,
 ) -> tuple[SearchResult, bool]:
     """The mode's candidates in the cross-encoder's order, and whether it ran: one that
     cannot load leaves them in the mode's order."""
@@ -166,6 +186,7 @@ def _reranked(
         limit=min(CANDIDATES, 4 * limit),
         mode=mode,
         index=index,
+        collection=collection,
     )
     scores = embeddings.rerank(text, [c.embedding_text() for c in pool.chunks])
     if scores is not None:

@@ -2,6 +2,7 @@
 
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -15,7 +16,8 @@ CANDIDATES = 40
 # long chunk's length discounts its matches.
 BM25_K1 = 1.2
 BM25_B = 0.75
-WORD = re.compile(r"[a-z0-9]+")
+# Letters and digits of any alphabet: "bestätigen" is one word, not "best" and "tigen".
+WORD = re.compile(r"[^\W_]+")
 
 # The words full text leaves out: those Postgres's statistics (ANALYZE) find in more than
 # RETRIEVAL_SPARSE_MAX_MATCHES chunks (see fulltext_words).
@@ -41,11 +43,13 @@ SEARCH_COLUMNS = CHUNK_COLUMNS + "".join(f", a.{name} AS a_{name}" for name in A
 
 # {dims} and {index_id} are integers formatted in, not parameters: the partial HNSW index
 # of each embedding index is on `embedding::vector(dims) WHERE index_id = N`, and the
-# planner only uses it when the query repeats both literally.
+# planner only uses it when the query repeats both literally. {scope} is "" or
+# COLLECTION_SCOPE, so a search without a collection runs the same SQL as before there
+# were any.
 DENSE_SQL = """
 SELECT {columns}, c.embedding::vector({dims}) <=> %(embedding)s AS distance
 FROM knowledge_chunk c JOIN knowledge_article a
-    ON a.id = c.article_id AND a.published AND a.status <> %(held_back)s
+    ON a.id = c.article_id AND a.published AND a.status <> %(held_back)s{scope}
 WHERE c.index_id = {index_id}
 ORDER BY c.embedding::vector({dims}) <=> %(embedding)s LIMIT %(limit)s
 """
@@ -60,12 +64,12 @@ HYBRID_SQL = """
 WITH dense AS (
     SELECT c.id, c.search_vector, c.embedding::vector({dims}) <=> %(embedding)s AS distance
     FROM knowledge_chunk c JOIN knowledge_article a
-        ON a.id = c.article_id AND a.published AND a.status <> %(held_back)s
+        ON a.id = c.article_id AND a.published AND a.status <> %(held_back)s{scope}
     WHERE c.index_id = {index_id}
     ORDER BY c.embedding::vector({dims}) <=> %(embedding)s LIMIT {candidates}
 ), terms AS (
     SELECT t.lexeme, ln(1 + (%(chunks)s - df.n + 0.5) / (df.n + 0.5)) AS idf
-    FROM unnest(to_tsvector('english', %(words)s)) t
+    FROM unnest(to_tsvector(%(search_config)s::regconfig, %(words)s)) t
     CROSS JOIN LATERAL (
         SELECT count(*) AS n FROM knowledge_chunk c
         WHERE c.index_id = {index_id} AND c.search_vector @@ quote_literal(t.lexeme)::tsquery
@@ -88,6 +92,12 @@ LEFT JOIN lexical l ON l.id = d.id
 ORDER BY score DESC, d.distance
 LIMIT %(limit)s
 """
+
+# A site's collection (widget.Site.collection): only its articles answer. A filter on the
+# HNSW scan, which hnsw.iterative_scan (settings.py) continues until it has enough rows.
+# A word's weight (terms) stays the whole index's: the collection's would cost a join per
+# word, and moves a rare word's weight little.
+COLLECTION_SCOPE = " AND a.collection_id = %(collection)s"
 
 # BM25's document count and average length. The length is the mean over a sample of chunks:
 # over all 100k chunks' tsvectors it took ~65 ms, where the count takes ~7.
@@ -190,8 +200,11 @@ def live_indexes() -> list[EmbeddingIndex]:
     )
 
 
-def chunk_search(*, embedding: list[float], limit: int, index: EmbeddingIndex) -> list[Chunk]:
-    """The `limit` chunks of `index` closest to `embedding`, nearest first (dense search).
+def chunk_search(
+    *, embedding: list[float], limit: int, index: EmbeddingIndex, collection: int | None = None
+) -> list[Chunk]:
+    """The `limit` chunks of `index` closest to `embedding`, nearest first (dense search);
+    with a `collection` id, only chunks of that collection's articles.
 
     Each chunk carries `distance` (cosine, 0 = identical) and its article. Only published
     articles count, and not one held back for review (its text addresses the assistant).
@@ -199,14 +212,22 @@ def chunk_search(*, embedding: list[float], limit: int, index: EmbeddingIndex) -
     re-embedded its old chunks keep answering, swapped in one transaction.
     """
     sql = DENSE_SQL.format(
-        columns=SEARCH_COLUMNS, dims=int(index.dimensions), index_id=int(index.pk)
+        columns=SEARCH_COLUMNS,
+        dims=int(index.dimensions),
+        index_id=int(index.pk),
+        scope=_scope(collection),
     )
     params = {
         "embedding": _vector(embedding),
         "limit": limit,
         "held_back": Article.Status.FLAGGED.value,
+        "collection": collection,
     }
     return _with_articles(Chunk.objects.raw(sql, params))
+
+
+def _scope(collection: int | None) -> str:
+    return "" if collection is None else COLLECTION_SCOPE
 
 
 def _with_articles(rows) -> list[Chunk]:
@@ -225,18 +246,35 @@ def fulltext_words(text: str) -> str:
     statistics (ANALYZE) say more than RETRIEVAL_SPARSE_MAX_MATCHES chunks hold: counting
     that word's chunks for its weight is the slowest part of the query, and a word that
     common would weigh next to nothing. Small KBs never reach the cap."""
-    words = dict.fromkeys(w for w in WORD.findall(text.lower()) if len(w) > 1)
+    # Composed first: a letter and its accent typed as two characters are one letter.
+    text = unicodedata.normalize("NFC", text.lower())
+    words = dict.fromkeys(w for w in WORD.findall(text) if len(w) > 1)
     return " ".join(words)
 
 
 def hybrid_search(
-    *, embedding: list[float], text: str, limit: int, index: EmbeddingIndex
+    *,
+    embedding: list[float],
+    text: str,
+    limit: int,
+    index: EmbeddingIndex,
+    collection: int | None = None,
 ) -> SearchResult:
-    """The dense candidates reordered by similarity plus BM25 (HYBRID_SQL), in one query."""
+    """The dense candidates reordered by similarity plus BM25 (HYBRID_SQL), in one query;
+    with a `collection` id, only chunks of that collection's articles. The question's
+    words are stemmed with KB_SEARCH_CONFIG, as the chunks' are (Chunk.search_config)."""
     terms = fulltext_words(text)
     if not terms:  # nothing for full text to match: the vector side alone
-        return search(embedding=embedding, text=text, limit=limit, mode="dense", index=index)
+        return search(
+            embedding=embedding,
+            text=text,
+            limit=limit,
+            mode="dense",
+            index=index,
+            collection=collection,
+        )
     sql = HYBRID_SQL.format(
+        scope=_scope(collection),
         columns=SEARCH_COLUMNS,
         dims=int(index.dimensions),
         index_id=int(index.pk),
@@ -254,6 +292,8 @@ def hybrid_search(
         "limit": limit,
         "sparse_weight": settings.RETRIEVAL_SPARSE_WEIGHT,
         "held_back": Article.Status.FLAGGED.value,
+        "search_config": settings.KB_SEARCH_CONFIG,
+        "collection": collection,
     }
     chunks = _with_articles(Chunk.objects.raw(sql, params))
     best = 1 - chunks[0].best_distance if chunks else 0.0
@@ -261,14 +301,24 @@ def hybrid_search(
 
 
 def search(
-    *, embedding: list[float], text: str, limit: int, index: EmbeddingIndex | None, mode: str = ""
+    *,
+    embedding: list[float],
+    text: str,
+    limit: int,
+    index: EmbeddingIndex | None,
+    mode: str = "",
+    collection: int | None = None,
 ) -> SearchResult:
+    """A search in `mode` (RETRIEVAL_MODE by default); with a `collection` id, of that
+    collection's articles alone."""
     if index is None:  # nothing embedded yet
         return SearchResult()
     mode = mode or settings.RETRIEVAL_MODE
     if mode == "hybrid":
-        return hybrid_search(embedding=embedding, text=text, limit=limit, index=index)
-    chunks = chunk_search(embedding=embedding, limit=limit, index=index)
+        return hybrid_search(
+            embedding=embedding, text=text, limit=limit, index=index, collection=collection
+        )
+    chunks = chunk_search(embedding=embedding, limit=limit, index=index, collection=collection)
     return SearchResult(chunks, 1 - chunks[0].distance if chunks else 0.0)
 
 

@@ -83,6 +83,11 @@ RETRIEVAL_FOLLOWUP_REWRITE = envbool("RETRIEVAL_FOLLOWUP_REWRITE", True)
 # Optional cross-encoder (sentence-transformers CrossEncoder, available offline). When set,
 # customers' answers rerank the retrieval mode's candidates with it.
 RERANK_MODEL = os.environ.get("RERANK_MODEL", "")
+# The Postgres text search configuration of the KB's language, for full text (BM25) in
+# hybrid retrieval: "english", "german", ... (`SELECT cfgname FROM pg_ts_config`), or
+# "simple" (no stemming) for a KB of mixed languages. Changing it takes effect for the
+# stored chunks when `manage.py reembed` runs; knowledge/checks.py says until then.
+KB_SEARCH_CONFIG = os.environ.get("KB_SEARCH_CONFIG", "english")
 # Measured with the embedding model's own tokenizer; MiniLM reads at most 256 tokens.
 CHUNK_MAX_TOKENS = envint("CHUNK_MAX_TOKENS", 200)
 

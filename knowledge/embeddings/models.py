@@ -73,7 +73,10 @@ def dimension(name: str = "") -> int:
 
 
 def is_bge(name: str = "") -> bool:
-    return "bge" in (name or model_name()).lower()
+    """Whether the model wants BGE_QUERY_PREFIX: BGE's English and Chinese v1.5 models.
+    BGE-M3 (multilingual) was trained without it, and its questions are encoded bare."""
+    name = (name or model_name()).lower()
+    return "bge" in name and "bge-m3" not in name
 
 
 def query_text(text: str, model: str) -> str:

@@ -1,4 +1,5 @@
-"""Re-embed the knowledge base in the background, e.g. after changing EMBEDDING_MODEL.
+"""Re-embed the knowledge base in the background, e.g. after changing EMBEDDING_MODEL,
+and rebuild its full text after changing KB_SEARCH_CONFIG.
 
 The Celery workers do the work; this command queues it and shows the progress. With a new
 model the old vectors keep answering until every article has new ones, then the switch
@@ -7,12 +8,18 @@ happens in one transaction (see knowledge/indexes.py).
 
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
 from knowledge import embeddings
-from knowledge.indexes import embedding_index_build, embedding_index_progress, stale_articles
+from knowledge.indexes import (
+    chunk_search_config_apply,
+    embedding_index_build,
+    embedding_index_progress,
+    stale_articles,
+)
 from knowledge.models import EmbeddingIndex
 
 
@@ -31,6 +38,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, force: bool, no_wait: bool, timeout: float, **options):
+        self._apply_search_config()
         model = embeddings.model_name()
         with transaction.atomic():
             index, queued = embedding_index_build(model_name=model, force=force)
@@ -46,6 +54,16 @@ class Command(BaseCommand):
             self.stdout.write("Follow the progress under Admin › Embedding indexes.")
             return
         self._follow(index, timeout)
+        # Chunks a worker wrote meanwhile with another KB_SEARCH_CONFIG than this one's.
+        self._apply_search_config()
+
+    def _apply_search_config(self) -> None:
+        # Full text needs no model: the chunks' text is rebuilt where it is, in SQL.
+        if changed := chunk_search_config_apply():
+            self.stdout.write(
+                f"Rebuilt the full text of {changed} chunk(s) with the "
+                f"{settings.KB_SEARCH_CONFIG!r} text search configuration."
+            )
 
     def _follow(self, index: EmbeddingIndex, timeout: float) -> None:
         deadline = time.monotonic() + timeout if timeout else None
