@@ -29,13 +29,20 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 # Bake the embedding model into the image: at run time the settings set HF_HUB_OFFLINE=1 and
-# nothing is fetched. Loading it a second time offline proves the cache is complete.
+# nothing is fetched. Loading each a second time offline proves the cache is complete.
+# EMBEDDING_MODELS_EXTRA: more models for the image, space-separated: while `reembed`
+# switches models, the old one still answers and must be in the image too
+# (--build-arg EMBEDDING_MODELS_EXTRA=BAAI/bge-small-en-v1.5 when moving to BAAI/bge-m3).
 ARG EMBEDDING_MODEL=BAAI/bge-small-en-v1.5
+ARG EMBEDDING_MODELS_EXTRA=""
 ENV EMBEDDING_MODEL=${EMBEDDING_MODEL}
 RUN test -n "$EMBEDDING_MODEL" \
     && mkdir -p "$HF_HOME" \
-    && HF_HUB_OFFLINE=0 python -c "import os; from sentence_transformers import SentenceTransformer; SentenceTransformer(os.environ['EMBEDDING_MODEL'], device='cpu')" \
-    && HF_HUB_OFFLINE=1 python -c "import os; from sentence_transformers import SentenceTransformer; m = SentenceTransformer(os.environ['EMBEDDING_MODEL'], device='cpu'); print(os.environ['EMBEDDING_MODEL'], m.get_embedding_dimension())" \
+    && for model in $EMBEDDING_MODEL $EMBEDDING_MODELS_EXTRA; do \
+        HF_HUB_OFFLINE=0 python -c "import sys; from sentence_transformers import SentenceTransformer; SentenceTransformer(sys.argv[1], device='cpu')" "$model" \
+        && HF_HUB_OFFLINE=1 python -c "import sys; from sentence_transformers import SentenceTransformer; m = SentenceTransformer(sys.argv[1], device='cpu'); print(sys.argv[1], m.get_embedding_dimension())" "$model" \
+        || exit 1; \
+    done \
     && chown -R helpdesk:helpdesk "$HF_HOME"
 
 # The code stays owned by root: the app user can read it but not change it.

@@ -73,6 +73,16 @@ class Conversation(models.Model):
     def transcript(self) -> str:
         return "\n\n".join(m.as_transcript_line() for m in self.messages.all())
 
+    def identity_text(self) -> str:
+        """Who the customer is, as far as anyone vouched: the host site's signed identity
+        (widget/identity.py), and the page they wrote from."""
+        if self.verified_id:
+            email = f", {self.verified_email}" if self.verified_email else ""
+            text = f"Verified by {self.site or 'the host site'}: user {self.verified_id}{email}"
+        else:
+            text = "Unverified"
+        return f"{text} (on {self.page_url})" if self.page_url else text
+
     def group_name(self) -> str:
         """The Channels group every open socket of this conversation's session joins."""
         return group_for(self.token_hash)

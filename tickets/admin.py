@@ -96,12 +96,14 @@ class TicketAdmin(LiveMixin, SavedRepliesMixin, admin.ModelAdmin):
     list_display = ["number", "subject", "status", "priority", "assignee", "unverified_email",
                     "message_count", "due", "csat_score", "created_at"]  # fmt: skip
     list_filter = ["status", "priority", MineFilter, OverdueFilter, "assignee"]
-    list_select_related = ["assignee"]
-    search_fields = ["number", "email", "subject", "customer_name", "conversation__messages__text"]
+    list_select_related = ["assignee", "conversation"]
+    search_fields = ["number", "email", "subject", "customer_name", "conversation__messages__text",
+                     "conversation__verified_id", "conversation__verified_email"]  # fmt: skip
     raw_id_fields = ["assignee"]
-    readonly_fields = ["number", "conversation", "merged_into", "due_at", "created_at",
+    readonly_fields = ["number", "conversation", "identity", "merged_into", "due_at", "created_at",
                        "updated_at", "csat", "transcript", "reply_emails"]  # fmt: skip
-    fields = ["number", "status", "priority", "assignee", "customer_name", "email", "subject",
+    fields = ["number", "status", "priority", "assignee", "identity", "customer_name", "email",
+              "subject",
               "merged_into", "due_at", "created_at", "updated_at", "csat", "transcript",
               "reply_emails", "reply"]  # fmt: skip
     inlines = [NoteInline, ChangeInline]
@@ -134,8 +136,15 @@ class TicketAdmin(LiveMixin, SavedRepliesMixin, admin.ModelAdmin):
 
     @admin.display(description="Email", ordering="email")
     def unverified_email(self, obj) -> str:
-        # Typed in the chat and never confirmed: say so wherever an agent reads it.
+        # Typed in the chat and never confirmed: say so wherever an agent reads it. A host
+        # site's signed one (widget/identity.py) is the customer's, checked.
+        if obj.conversation.verified_email:
+            return f"{obj.conversation.verified_email} (verified)"
         return f"{obj.email} (unverified)" if obj.email else "—"
+
+    @admin.display(description="Identity")
+    def identity(self, obj) -> str:
+        return obj.conversation.identity_text()
 
     @admin.display(description="Due", ordering="due_at")
     def due(self, obj):

@@ -169,13 +169,13 @@ def test_messages_from_a_foreign_origin_are_ignored(desk, pages, chromium):
     launcher = page.wait_for_selector("[data-helpdesk-widget] button")
     page.wait_for_timeout(500)
     assert launcher.get_attribute("aria-expanded") == "false"
-    assert page.evaluate("() => sessionStorage.getItem('helpdesk:%s')" % site.key) is None
+    assert page.evaluate(f"() => sessionStorage.getItem('helpdesk:{site.key}')") is None
 
     # The shop's own page may open it.
     page.evaluate("() => window.postMessage({helpdesk: 'open'}, location.origin)")
     frame = widget_frame(page)
     assert launcher.get_attribute("aria-expanded") == "true"
-    token = page.evaluate("() => sessionStorage.getItem('helpdesk:%s')" % site.key)
+    token = page.evaluate(f"() => sessionStorage.getItem('helpdesk:{site.key}')")
     assert token and token != "planted"
 
     # The frame reads only its parent, on one of the site's origins: a message that claims
