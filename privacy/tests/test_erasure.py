@@ -191,3 +191,22 @@ async def test_the_erased_session_no_longer_sees_its_conversation(demo_kb, sessi
     # The new conversation remembers only its own turn, none of the erased one's.
     assert [t["user"] for t in await history_load(key=key)] == ["How do I reset my password?"]
     assert await Conversation.objects.filter(token_hash=key).acount() == 1
+
+
+def test_a_signed_identity_is_erased_and_found_by_its_email(db):
+    """A widget conversation whose host site signed the customer's email, with no ticket."""
+    signed = Conversation.objects.create(
+        token_hash="d" * 64, verified_id="u-42", verified_email="ana@example.com",
+        page_url="https://shop.example/account", page_title="Ana's account",
+    )  # fmt: skip
+    escalated = _customer("e" * 64, email="x@example.com").ticket.conversation
+    Conversation.objects.filter(pk=escalated.pk).update(
+        verified_id="u-42", verified_email="ana@example.com"
+    )
+
+    call_command("erase_customer", "ana@example.com")
+
+    assert not Conversation.objects.filter(pk=signed.pk).exists()
+    kept = Conversation.objects.get(pk=escalated.pk)
+    fields = (kept.verified_id, kept.verified_email, kept.page_url, kept.page_title)
+    assert fields == ("", "", "", "")

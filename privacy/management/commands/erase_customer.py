@@ -14,14 +14,18 @@ TICKET_NUMBER = re.compile(r"HD-[A-Z0-9]{6}", re.IGNORECASE)
 
 def conversations_for(identifier: str) -> list[int]:
     """A conversation id as it is; a ticket number or an email address as the
-    conversations of the tickets that carry it."""
+    conversations of the tickets that carry it (and, for an email, those a host site
+    signed it for)."""
     if identifier.isdigit():
         found = Conversation.objects.filter(pk=int(identifier))
         ids = list(found.values_list("pk", flat=True))
     elif TICKET_NUMBER.fullmatch(identifier):
         ids = _ticket_conversations(number=identifier.upper())
     elif "@" in identifier:
+        # The email on their tickets, or the one a host site signed for them (the widget).
+        signed = Conversation.objects.filter(verified_email__iexact=identifier)
         ids = _ticket_conversations(email__iexact=identifier)
+        ids += [pk for pk in signed.values_list("pk", flat=True) if pk not in ids]
     else:
         raise CommandError("Give a conversation id, a ticket number (HD-XXXXXX) or an email.")
     if not ids:
