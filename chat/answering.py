@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db.models import F
 from redis.exceptions import RedisError
 
-from chat import llm
+from chat import brand, llm
 from chat.echo import PROMPT_ECHO, PromptEcho
 from chat.history import history_append, history_from_transcript, history_load
+from chat.language import answer_language
 from chat.models import Conversation, Message
 from chat.prompts import build_messages, fit_to_budget, prompt_budget
 from chat.protocol import Asked, Done, Event, Fallback, Refusal, Sources, Token
@@ -132,10 +133,12 @@ async def _answer(
         embedding, clock.timed("history", _load_history(conversation, stored)), stored
     )
     yield Asked(question.pk, question.text)  # for the session's other tabs
+    site = conversation.site  # loaded with the conversation: the brand and KB it answers with
     query = query_for(question=text, previous=history[-1]["user"] if history else "")
     if query != embedded.query:
         embedded = await clock.timed("embedding_followup", aembed(query, index=embedded.index))
-    found = await clock.timed("retrieval", on_db(retrieve)(embedded=embedded))
+    scope = brand.retrieval_scope(site)
+    found = await clock.timed("retrieval", on_db(retrieve)(embedded=embedded, **scope))
     reply = Message(
         conversation=conversation,
         role=Message.Role.ASSISTANT,
@@ -144,21 +147,34 @@ async def _answer(
     )
     if found.refused:
         # Weak evidence: say so instead of letting the model improvise. No LLM call.
-        reply.text, reply.refused = settings.REFUSAL_TEXT, True
+        reply.text, reply.refused = brand.refusal_text(site), True
         for event in await _ending(reply, clock, Refusal("no_evidence", reply.text)):
             yield event
         return
     began = time.perf_counter()
-    # Long turns could overflow the model's context; what does not fit is left out.
-    history, chunks = fit_to_budget(
-        question=text, chunks=found.chunks, history=history, budget=prompt_budget()
-    )
-    reply.history_turns = len(history)
-    messages = build_messages(question=text, chunks=chunks, history=history)
+    messages, chunks, reply.history_turns = await _prompt(site, text, found.chunks, history)
     clock.mark("prompt", began)
     async with aclosing(_streamed(reply, question, messages, chunks, clock, stop)) as events:
         async for event in events:
             yield event
+
+
+async def _prompt(site, text: str, chunks, history: list[dict[str, str]]) -> tuple:
+    """The messages for the model, in the site's brand (or the desk's) and the customer's
+    language; the chunks and the number of turns that fit in them."""
+    # On a thread: the detector's model loads on first use, and the loop must not wait.
+    earlier = [turn["user"] for turn in history]
+    language = await asyncio.to_thread(answer_language, text, earlier=earlier)
+    system = brand.prompt_for(site)
+    # Long turns could overflow the model's context; what does not fit is left out.
+    history, chunks = fit_to_budget(
+        question=text, chunks=chunks, history=history, budget=prompt_budget(),
+        system=system, language=language,
+    )  # fmt: skip
+    messages = build_messages(
+        question=text, chunks=chunks, history=history, system=system, language=language
+    )
+    return messages, chunks, len(history)
 
 
 async def _streamed(
@@ -168,7 +184,8 @@ async def _streamed(
     the model fails, or a refusal when it began to recite its system prompt (the stream
     is closed then, before the recital's last word is sent)."""
     parts: list[str] = []
-    echo, recited = PromptEcho(), False
+    # The system prompt actually sent: the desk's, or the conversation's site's.
+    echo, recited = PromptEcho(messages[0]["content"]), False
     clock.llm_request()
     try:
         async with aclosing(llm.stream_chat(messages)) as stream:
@@ -218,7 +235,8 @@ async def _ending(reply: Message, clock: AnswerClock, outcome: Event) -> tuple[E
 
 
 async def _answered(reply, question: Message, parts: list[str], chunks, clock) -> tuple:
-    reply.text = "".join(parts).strip() or settings.FALLBACK_TEXT_NO_SOURCES
+    site = reply.conversation.site
+    reply.text = "".join(parts).strip() or brand.fallback_text(site, sources=False)
     # Only the articles the answer drew on are shown, so a citation is never decoration.
     reply.sources = sources_for(used_sources(reply.text, chunks))
     reply.groundedness = groundedness(reply.text, [c.text for c in chunks])
@@ -229,7 +247,7 @@ async def _answered(reply, question: Message, parts: list[str], chunks, clock) -
 
 async def _fallback(reply: Message, parts: list[str], chunks, clock: AnswerClock) -> tuple:
     reply.sources = sources_for(chunks)
-    text = settings.FALLBACK_TEXT if reply.sources else settings.FALLBACK_TEXT_NO_SOURCES
+    text = brand.fallback_text(reply.conversation.site, sources=bool(reply.sources))
     partial = "".join(parts).strip()
     reply.text = f"{partial}\n\n{text}" if partial else text
     reply.fallback, reply.interrupted = True, bool(partial)

@@ -94,7 +94,11 @@ def _has_conversation(key: str) -> bool:
 
 
 def conversation_get(*, chat_token: str) -> Conversation:
-    return Conversation.objects.get_or_create(token_hash=token_hash(chat_token))[0]
+    # With its site, in the same query: an answer reads the site's brand and KB collection.
+    conversation, _ = Conversation.objects.select_related("site").get_or_create(
+        token_hash=token_hash(chat_token)
+    )
+    return conversation
 
 
 async def conversation_for_token(*, chat_token: str) -> Conversation:

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from chat.tests.helpers import SlowLLM, hang_up_all
+from chat.tests.helpers import RecordingLLM, SlowLLM, hang_up_all
 
 
 @pytest.fixture(autouse=True)
@@ -33,3 +33,13 @@ async def slow_llm(settings):
     settings.LLM_MAX_TOKENS = 400
     yield llm
     llm.server.close()
+
+
+@pytest.fixture
+async def recording_llm(settings):
+    """The test LLM behind a hop that keeps each request: `.requests[n]["messages"]` is the
+    prompt the answer actually sent."""
+    llm = await RecordingLLM(settings.LLM_BASE_URL).start()
+    settings.LLM_BASE_URL = llm.url
+    yield llm
+    await llm.close()

@@ -1,6 +1,7 @@
 import asyncio
 import json
 import re
+from urllib.parse import urlsplit
 
 from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.backends.cache import SessionStore
@@ -152,3 +153,60 @@ class SlowLLM:
             writer.close()
         except ConnectionError:
             return
+
+
+class RecordingLLM:
+    """A real HTTP hop in front of an LLM server (the test LLM) that keeps every request's
+    JSON body, so a test reads the prompt actually sent; the answer streams back untouched."""
+
+    def __init__(self, upstream: str):
+        parts = urlsplit(upstream)
+        self.host, self.port, self.path = parts.hostname, parts.port, parts.path
+        self.requests: list[dict] = []
+        self.server: asyncio.Server | None = None
+        self.url = ""
+        self.relays: dict[asyncio.Task, asyncio.StreamWriter] = {}
+
+    async def start(self) -> "RecordingLLM":
+        self.server = await asyncio.start_server(self.relay, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}{self.path}"
+        return self
+
+    async def close(self) -> None:
+        """Stop listening and end the open relays: closed, not cancelled, so each ends as
+        if its client had hung up (a cancelled handler is logged as an error by asyncio)."""
+        self.server.close()
+        for writer in self.relays.values():
+            writer.close()
+        await asyncio.gather(*self.relays, return_exceptions=True)
+
+    async def relay(self, reader, writer) -> None:
+        self.relays[asyncio.current_task()] = writer
+        up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        back = asyncio.ensure_future(_copy(up_reader, writer))
+        try:
+            while True:  # a kept-alive connection carries one request after another
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+                body = await reader.readexactly(int(length.group(1)) if length else 0)
+                if body:
+                    self.requests.append(json.loads(body))
+                up_writer.write(head + body)
+                await up_writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client hung up
+        finally:
+            back.cancel()
+            up_writer.close()
+            writer.close()
+            self.relays.pop(asyncio.current_task(), None)
+
+
+async def _copy(reader, writer) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    writer.close()
