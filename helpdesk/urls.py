@@ -23,6 +23,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("kb/", include("knowledge.urls")),
+    # The support page's and the widget's strings for their scripts (gettext), in the
+    # request's language.
+    path("jsi18n/", views.javascript_catalog, name="javascript-catalog"),
     # The support page shows its conversation's ticket; tickets sit above the chat, so the
     # wiring hands the page the lookup.
     path("", include("chat.urls"), {"ticket_for": ticket_for_customer}),
