@@ -62,7 +62,6 @@ def widget_frame(request, key: str):
     site = site_active(key=key)
     if site is None:
         raise Http404("No such site.")
-    translation.activate(site.language)  # the site's language, not the browser's
     at = hours.now()
     context = {
         "site": site,
@@ -71,7 +70,8 @@ def widget_frame(request, key: str):
         "agents_available": hours.is_open(at=at),
         "next_opening": hours.opening_text(at=at),
     }
-    response = render(request, "chat/widget.html", context)
+    with translation.override(site.language):  # the site's language, not the browser's
+        response = render(request, "chat/widget.html", context)
     # Only the site's own pages may frame it; every origin was checked when it was saved
     # (widget.models.origin_normalised), and is checked again here: each goes in a header.
     origins = " ".join(origin for origin in site.origins if site.allows(origin))

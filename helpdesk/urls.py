@@ -29,6 +29,10 @@ urlpatterns = [
     path("widget.js", widget_views.loader, name="widget_loader"),
     path("widget/sites/<str:key>.json", widget_views.config, name="widget_config"),
     path("widget/frame/<str:key>/", chat_views.widget_frame, name="widget_frame"),
+    # The support page's and the widget's strings for their scripts (gettext), in the
+    # request's language.
+    path("jsi18n/", views.javascript_catalog, name="javascript-catalog"),
+    path("jsi18n/<str:lang>/", views.javascript_catalog_in, name="javascript-catalog-in"),
     # The support page shows its conversation's ticket; tickets sit above the chat, so the
     # wiring hands the page the lookup.
     path("", include("chat.urls"), {"ticket_for": ticket_for_customer}),

@@ -2,11 +2,14 @@ import sys
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.views import defaults
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.http import last_modified
+from django.views.i18n import JavaScriptCatalog
 from django_ratelimit.core import get_usage
 
 from core.degraded import OUTAGE_ERRORS
@@ -23,6 +26,28 @@ def ratelimited(request, exception):
     response = render(request, "429.html", {"retry_after": retry_after}, status=429)
     response["Retry-After"] = str(retry_after)
     return response
+
+
+# The page's strings for its scripts (static/chat/*.js: gettext), in the request's language.
+# They change only with a deploy (locale/, compiled): a browser keeps them an hour, then
+# asks again and gets a 304 until the next restart; nothing here reads the database. Ours
+# are in LOCALE_PATHS, which every catalog includes; naming one app (rather than all, the
+# default) leaves the admin's script strings out of the customer's download.
+_catalog_built = timezone.now()
+javascript_catalog = cache_control(max_age=3600)(
+    last_modified(lambda request, **kwargs: _catalog_built)(
+        JavaScriptCatalog.as_view(packages=["chat"])
+    )
+)
+
+
+def javascript_catalog_in(request, lang: str):
+    """The catalog in one language, whatever the browser's: the widget's frame speaks its
+    site's (chat/views.py widget_frame)."""
+    if lang not in dict(settings.LANGUAGES):
+        raise Http404("No such language.")
+    with translation.override(lang):
+        return javascript_catalog(request)
 
 
 @never_cache

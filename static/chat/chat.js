@@ -5,6 +5,11 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
+  // The page's strings, in its language, from Django's catalog (/jsi18n/, loaded first);
+  // without it (it failed to load) the page still works, in English.
+  const gettext = window.gettext || ((s) => s);
+  const interpolate = window.interpolate ||
+    ((fmt, obj) => fmt.replace(/%\((\w+)\)s/g, (_, key) => String(obj[key])));
   const [log, composer, question, sendBtn, stopBtn, statusEl, escalateBtn, emailInput, ticketEl] =
     ['log', 'composer', 'question', 'send', 'stop', 'status', 'escalate', 'email', 'ticket'].map($);
   const escalation = escalateBtn.closest('.escalation') || escalateBtn;
@@ -86,7 +91,8 @@
     log.setAttribute('aria-busy', String(value));
   }
 
-  const setStatus = (state, label = state) => { statusEl.dataset.state = state; statusEl.textContent = label; };
+  const STATUS = { connected: gettext('connected'), offline: gettext('offline') };
+  const setStatus = (state, label = STATUS[state] || state) => { statusEl.dataset.state = state; statusEl.textContent = label; };
 
   // ---------- answer lifecycle ----------
   function currentAnswer() {
@@ -145,14 +151,14 @@
   function addFeedback(b, messageId, chosen) {
     if (b.querySelector('.feedback')) return;
     const row = el('div', 'feedback');
-    for (const [value, title] of [['up', 'Helpful'], ['down', 'Not helpful']]) {
+    for (const [value, title] of [['up', gettext('Helpful')], ['down', gettext('Not helpful')]]) {
       const button = el('button', `thumb thumb-${value}`);
       button.append(thumbIcon(value));
       Object.assign(button, { type: 'button', title });
       button.setAttribute('aria-label', title);
       button.setAttribute('aria-pressed', String(value === chosen));
       button.addEventListener('click', () => {
-        if (!isOpen()) return errorLine('Not connected: feedback not sent.');
+        if (!isOpen()) return errorLine(gettext('Not connected: feedback not sent.'));
         ws.send(JSON.stringify({ type: 'feedback', message_id: Number(messageId), value }));
         for (const other of row.querySelectorAll('button')) other.setAttribute('aria-pressed', String(other === button));
       });
@@ -184,10 +190,10 @@
     const stick = nearBottom();
     target.querySelector('ul.sources')?.remove(); // a repeated `sources` replaces, never duplicates
     const list = el('ul', 'sources');
-    list.setAttribute('aria-label', 'Sources');
+    list.setAttribute('aria-label', gettext('Sources'));
     for (const s of sources) {
       if (!s || typeof s !== 'object') continue;
-      const title = str(s.title) || str(s.slug) || str(s.url) || 'Untitled';
+      const title = str(s.title) || str(s.slug) || str(s.url) || gettext('Untitled');
       const href = safeHref(s.url);
       const item = el('li');
       const label = el(href ? 'a' : 'span', href ? null : 'source-text', title);
@@ -219,7 +225,7 @@
 
   function interruptAnswer() {
     hideTyping();
-    const note = '(connection lost — answer interrupted)';
+    const note = gettext('(connection lost — answer interrupted)');
     if (current) {
       const stick = nearBottom();
       current.classList.replace('streaming', 'interrupted');
@@ -266,10 +272,10 @@
       const b = current;
       if (!b) return;
       b.classList.replace('streaming', 'stopped');
-      b.append(el('div', 'note', '(stopped)'));
+      b.append(el('div', 'note', gettext('(stopped)')));
     },
-    refusal: (msg) => specialAnswer('refusal', msg, "Sorry, I can't help with that here."),
-    fallback: (msg) => specialAnswer('fallback', msg, "I couldn't find a confident answer."),
+    refusal: (msg) => specialAnswer('refusal', msg, gettext("Sorry, I can't help with that here.")),
+    fallback: (msg) => specialAnswer('fallback', msg, gettext("I couldn't find a confident answer.")),
     feedback_saved() {},
     // After our `resume`: every missed frame is in. No answer running while we still wait
     // for one means its rest is gone (the stream expired, or Redis was down).
@@ -287,24 +293,28 @@
     },
     ticket(msg) {
       // The server says when a person will reply (business hours); older servers did not.
-      const text = `Ticket ${str(msg.number)} created. ${str(msg.message) || 'A human agent will follow up.'}`;
+      const text = interpolate(gettext('Ticket %(number)s created. %(next)s'), {
+        number: str(msg.number), next: str(msg.message) || gettext('A human agent will follow up.'),
+      }, true);
       ticketEl.textContent = text;
       line('system', text);
       escalation.classList.remove('suggested');
     },
     agent(msg) {
       agentTyping.remove();
-      append(bubble('agent', msg.text, str(msg.name) || 'Support agent'));
+      append(bubble('agent', msg.text, str(msg.name) || gettext('Support agent')));
     },
     // Sent every few seconds while the agent types: shown until a pause, or their message.
     agent_typing(msg) {
-      agentTyping.textContent = `${str(msg.name) || 'A support agent'} is typing…`;
+      agentTyping.textContent = interpolate(gettext('%(name)s is typing…'),
+        { name: str(msg.name) || gettext('A support agent') }, true);
       if (!agentTyping.isConnected) append(agentTyping);
       clearTimeout(agentTypingTimer);
       agentTypingTimer = setTimeout(() => agentTyping.remove(), AGENT_TYPING_MS);
     },
-    agent_joined: (msg) => line('agent joined', `${str(msg.name) || 'A support agent'} joined the conversation.`),
-    agent_left: (msg) => line('agent left', str(msg.text) || 'You are talking to our assistant again.'),
+    agent_joined: (msg) => line('agent joined', interpolate(gettext('%(name)s joined the conversation.'),
+      { name: str(msg.name) || gettext('A support agent') }, true)),
+    agent_left: (msg) => line('agent left', str(msg.text) || gettext('You are talking to our assistant again.')),
     error(msg) {
       const code = str(msg.code);
       if (pending && (code === 'busy' || code === 'rate_limited')) {
@@ -314,9 +324,11 @@
         pending = null;
       }
       if (busy) finishAnswer();
-      let text = str(msg.message) || 'Something went wrong. Please try again.';
+      let text = str(msg.message) || gettext('Something went wrong. Please try again.');
       const wait = Number(msg.retry_after);
-      if (Number.isFinite(wait) && wait > 0) text += ` (try again in ${Math.ceil(wait)}s)`;
+      if (Number.isFinite(wait) && wait > 0) {
+        text += ' ' + interpolate(gettext('(try again in %(seconds)s s)'), { seconds: Math.ceil(wait) }, true);
+      }
       errorLine(text).dataset.code = str(msg.code);
     },
   };
@@ -373,7 +385,7 @@
       if (!m || typeof m !== 'object') continue;
       const id = str(Number(m.id));
       if (m.role === 'user') append(bubble('user', m.text)).dataset.messageId = id;
-      else if (m.role === 'agent') append(bubble('agent', m.text, str(m.name) || 'Support agent'));
+      else if (m.role === 'agent') append(bubble('agent', m.text, str(m.name) || gettext('Support agent')));
       else {
         const kind = ['refusal', 'fallback'].includes(m.kind) ? ' ' + m.kind : '';
         const b = append(bubble('bot' + kind, m.text));
@@ -389,7 +401,7 @@
   // An answer streaming now goes on at the server: the next socket resumes it (`resumed`).
   function scheduleReconnect(atLeast) {
     if (navigator.onLine === false) setStatus('offline');
-    else setStatus('reconnecting', 'reconnecting…');
+    else setStatus('reconnecting', gettext('reconnecting…'));
     // 0.5s, 1s, 2s … 10s
     const delay = Math.max(atLeast || 0, Math.min(500 * 2 ** attempts, MAX_BACKOFF_MS));
     attempts += 1;
@@ -407,7 +419,7 @@
     if (!text || busy) return;
     if (!isOpen()) {
       // Keep the draft: losing typed text on a flaky connection is infuriating.
-      errorLine("You're not connected right now, so your message wasn't sent. It's still in the box — try again in a moment.");
+      errorLine(gettext("You're not connected right now, so your message wasn't sent. It's still in the box — try again in a moment."));
       return;
     }
     ws.send(JSON.stringify({ type: 'message', text }));
@@ -421,7 +433,7 @@
 
   function escalate() {
     if (!emailInput.checkValidity()) { emailInput.reportValidity(); return; }
-    if (!isOpen()) return void errorLine("You're not connected right now, so we couldn't escalate. Try again in a moment.");
+    if (!isOpen()) return void errorLine(gettext("You're not connected right now, so we couldn't escalate. Try again in a moment."));
     const email = emailInput.value.trim();
     ws.send(JSON.stringify(email ? { type: 'escalate', email } : { type: 'escalate' }));
     escalation.classList.remove('suggested');
@@ -445,7 +457,7 @@
   stopBtn.addEventListener('click', () => { if (isOpen() && busy) ws.send(JSON.stringify({ type: 'stop' })); });
   // Frames from the page's other scripts (ticket.js: a rating).
   document.addEventListener('chat:send', (e) => {
-    if (!isOpen()) return void errorLine("You're not connected right now. Try again in a moment.");
+    if (!isOpen()) return void errorLine(gettext("You're not connected right now. Try again in a moment."));
     ws.send(JSON.stringify(e.detail));
   });
   emailInput.addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.isComposing) { e.preventDefault(); escalate(); } });

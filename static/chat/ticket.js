@@ -7,6 +7,10 @@
   const status = document.getElementById('ticket-status');
   const form = document.getElementById('rating');
   if (!status || !form) return;
+  // The page's strings, in its language (/jsi18n/); in English without the catalog.
+  const gettext = window.gettext || ((s) => s);
+  const interpolate = window.interpolate ||
+    ((fmt, obj) => fmt.replace(/%\((\w+)\)s/g, (_, key) => String(obj[key])));
   const str = (v) => (typeof v === 'string' ? v : v == null ? '' : String(v));
   const button = form.querySelector('button');
 
@@ -14,7 +18,7 @@
     status.dataset.status = str(msg.status);
     const label = document.createElement('strong');
     label.textContent = str(msg.label);
-    status.replaceChildren(`Ticket ${str(msg.number)}: `, label);
+    status.replaceChildren(interpolate(gettext('Ticket %(number)s:'), { number: str(msg.number) }, true), ' ', label);
     status.hidden = false;
     form.hidden = msg.rate !== true;
   }
@@ -29,7 +33,7 @@
   const handlers = {
     __proto__: null,
     ticket_status: showStatus,
-    rated: () => thank('Thank you for your rating.'),
+    rated: () => thank(gettext('Thank you for your rating.')),
     error(msg) {
       if (msg.code === 'cannot_rate' || msg.code === 'bad_rating') button.disabled = false;
     },
