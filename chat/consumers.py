@@ -22,6 +22,8 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from redis.exceptions import RedisError
 
 from chat import protocol, relay
@@ -51,25 +53,28 @@ from chat.services import (
 from chat.throttle import FrameBudget
 from chat.timings import AnswerClock
 from core import hours, metrics
+from core.locale import language_from_headers
 from core.ratelimits import chat_connection_closed, chat_connection_open, chat_retry_after
 
 logger = logging.getLogger(__name__)
 
-NO_SESSION = "Open the support page first to start a session."
+NO_SESSION = _("Open the support page first to start a session.")
 # What a customer over a rate limit reads; the page adds "try again in N s" from retry_after.
 RATE_LIMITED = {
-    "message": "You're sending questions faster than we can answer them. Please wait a moment.",
-    "escalate": "You've asked for a human several times already. Please wait before asking again.",
+    "message": _("You're sending questions faster than we can answer them. Please wait a moment."),
+    "escalate": _(
+        "You've asked for a human several times already. Please wait before asking again."
+    ),
 }
-LIVE_PAUSED_MESSAGE = (
+LIVE_PAUSED_MESSAGE = _(
     "Live replies from our team are paused for a moment; the assistant still answers, and "
     "any reply from our team will appear here as soon as we're back."
 )
 LAYER_RETRY_MAX_SECONDS = 5.0
-TOO_MANY_CONNECTIONS = (
+TOO_MANY_CONNECTIONS = _(
     "Too many chats are open from your network. Close one of them, or try again later."
 )
-FRAMES_TOO_FAST = "You're sending faster than we can read. Please slow down."
+FRAMES_TOO_FAST = _("You're sending faster than we can read. Please slow down.")
 INVALID = object()  # a frame that is not JSON
 
 
@@ -88,6 +93,7 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
     told_paused = False
     last_question = ""
     counted = False  # this socket is in its address's count of open sockets
+    language: str | None = None  # None: LANGUAGE_CODE
 
     def __init__(self, *args, escalate=None, held=None, rate=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,6 +102,8 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
         self.socket_id = uuid.uuid4().hex
 
     async def connect(self):
+        # The customer's language, as the page's: what the socket says is in it.
+        self.language = language_from_headers(self.scope.get("headers", []))
         session = self.scope.get("session")
         if session is not None:
             # Loaded now: a cookie naming no session reads as no key only once loaded.
@@ -246,9 +254,9 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
         if not await self.within_budget(kind if kind in protocol.INBOUND else "other"):
             return
         if text_data is None:
-            return await self.error("bad_frame", "Send JSON text frames, not binary.")
+            return await self.error("bad_frame", _("Send JSON text frames, not binary."))
         if content is INVALID:
-            return await self.error("bad_json", "That message was not valid JSON.")
+            return await self.error("bad_json", _("That message was not valid JSON."))
         if not isinstance(content, dict):
             return await self.error("bad_json", 'Send a JSON object with a "type".')
         await self.receive_json(content)
@@ -291,14 +299,14 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
         elif isinstance(request, Rate):
             await self.on_rate(request)
         elif isinstance(request, Hello):
-            await self.error("bad_hello", "Only the widget's first frame is a hello.")
+            await self.error("bad_hello", _("Only the widget's first frame is a hello."))
         else:
             await self.send_event(request)
 
     async def on_question(self, question: Question):
         at = await relay.answer_begin(token_hash=self.key)
         if at is False:  # an answer runs, asked from this tab or another
-            return await self.error("busy", "Please wait for the current answer to finish.")
+            return await self.error("busy", _("Please wait for the current answer to finish."))
         # Counted only once the question would be answered: refusals above cost nothing.
         if await self.rate_limited("message"):
             return await relay.answer_release(token_hash=self.key, at=at)
@@ -321,7 +329,7 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
     async def on_escalate(self, request: Escalate):
         if self.escalate is None:
             logger.error("No escalation handler: ChatConsumer.as_asgi(escalate=...) is unset")
-            return await self.error("internal_error", "Escalation is not available right now.")
+            return await self.error("internal_error", _("Escalation is not available right now."))
         if await self.rate_limited("escalate"):
             return
         try:
@@ -333,12 +341,13 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
             return await self.error("bad_email", str(exc))
         metrics.ESCALATIONS.inc()
         # The ticket's address, not this frame's: one left at an earlier escalation counts.
-        message = hours.escalation_message(at=hours.now(), has_email=bool(ticket.email))
+        with translation.override(self.language):
+            message = hours.escalation_message(at=hours.now(), has_email=bool(ticket.email))
         await self.send_event(Ticket(ticket.number, message=message))
 
     async def on_rate(self, request: Rate):
         if self.rate is None:
-            return await self.error("cannot_rate", "Ratings are not available right now.")
+            return await self.error("cannot_rate", _("Ratings are not available right now."))
         try:
             await database_sync_to_async(self.rate)(
                 conversation_token_hash=self.key, score=request.score, comment=request.comment
@@ -351,7 +360,7 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
         if not await message_feedback(
             chat_token=self.chat_token, message_id=request.message_id, value=request.value
         ):
-            return await self.error("bad_feedback", "There is no such answer in this chat.")
+            return await self.error("bad_feedback", _("There is no such answer in this chat."))
         await self.send_event(FeedbackSaved(request.message_id))
 
     async def rate_limited(self, action: str) -> bool:
@@ -367,7 +376,9 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
         return bool(retry_after)
 
     async def send_event(self, event: protocol.Event):
-        await self.send_json(event.frame())
+        with translation.override(self.language):
+            frame = event.frame()
+        await self.send_json(frame)
 
     async def error(self, code: str, message: str, retry_after: int | None = None):
         await self.send_event(Error(code, message, retry_after))

@@ -12,6 +12,8 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from typing import ClassVar
 
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,8 @@ class Error(Event):
 
     def frame(self) -> dict:
         frame = super().frame()
+        # Translated here, in the language the socket speaks (ChatConsumer.send_event).
+        frame["message"] = str(self.message)
         if self.retry_after is None:
             del frame["retry_after"]
         return frame
@@ -294,7 +298,7 @@ def read(content: dict) -> Question | Escalate | Feedback | Stop | Resume | Rate
     if kind == Escalate.type:
         email = content.get("email") or ""
         if not isinstance(email, str) or len(email) > 254:
-            return Error("bad_email", "That email address is not valid.")
+            return Error("bad_email", _("That email address is not valid."))
         return Escalate(email.strip())
     if kind == Feedback.type:
         message_id, value = content.get("message_id"), content.get("value")
@@ -313,30 +317,33 @@ def read(content: dict) -> Question | Escalate | Feedback | Stop | Resume | Rate
     if kind == Hello.type:
         return _hello(content)
     # Cut short: the type is the client's text, echoed back.
-    return Error("unknown_type", f"Unknown message type {repr(kind)[:40]}.")
+    return Error("unknown_type", format_lazy(_("Unknown message type {}."), repr(kind)[:40]))
 
 
 def _question(text) -> Question | Error:
     if not isinstance(text, str) or not text.strip():
-        return Error("empty_message", "Type a question first.")
+        return Error("empty_message", _("Type a question first."))
     if UNSTORABLE.search(text):
-        return Error("bad_text", "That message has characters we can't read.")
+        return Error("bad_text", _("That message has characters we can't read."))
     if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
         return Error(
             "message_too_long",
-            f"Please keep questions under {settings.CHAT_MAX_MESSAGE_CHARS} characters.",
+            format_lazy(
+                _("Please keep questions under {} characters."), settings.CHAT_MAX_MESSAGE_CHARS
+            ),
         )
     return Question(text.strip())
 
 
 def _rate(score, comment) -> Rate | Error:
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-        return Error("bad_rating", "Rate the help from 1 to 5.")
+        return Error("bad_rating", _("Rate the help from 1 to 5."))
     if not isinstance(comment, str) or UNSTORABLE.search(comment):
-        return Error("bad_rating", "That comment has characters we can't read.")
+        return Error("bad_rating", _("That comment has characters we can't read."))
     if len(comment) > RATE_COMMENT_MAX_CHARS:
         return Error(
-            "bad_rating", f"Please keep the comment under {RATE_COMMENT_MAX_CHARS} characters."
+            "bad_rating",
+            format_lazy(_("Please keep the comment under {} characters."), RATE_COMMENT_MAX_CHARS),
         )
     return Rate(score, comment.strip())
 
@@ -345,9 +352,11 @@ def _hello(content: dict) -> Hello | Error:
     values = {name: content.get(name) or "" for name in HELLO_LIMITS}
     for name, value in values.items():
         if not isinstance(value, str) or len(value) > HELLO_LIMITS[name]:
-            return Error("bad_hello", f"The hello's {name} is not valid.")
+            return Error("bad_hello", format_lazy(_("The hello's {} is not valid."), name))
         if UNSTORABLE.search(value):
-            return Error("bad_hello", f"The hello's {name} has characters we can't read.")
+            return Error(
+                "bad_hello", format_lazy(_("The hello's {} has characters we can't read."), name)
+            )
     return Hello(**{name: value.strip() for name, value in values.items()})
 
 

@@ -69,8 +69,9 @@ def transcript_frames(*, chat_token: str) -> list[dict]:
 
 
 def _note(message: Message) -> str:
+    """Why the answer is cut short, as chat.js names it in the page's language."""
     if message.stopped:
-        return "(stopped)"
+        return "stopped"
     if message.interrupted and not message.fallback:
-        return "(answer interrupted)"
+        return "interrupted"
     return ""

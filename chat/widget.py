@@ -15,6 +15,7 @@ import logging
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from chat import protocol, streams
 from chat.consumers import INVALID, TOO_MANY_CONNECTIONS, ChatConsumer
@@ -30,7 +31,7 @@ from widget.sessions import session_token_issue
 
 logger = logging.getLogger(__name__)
 
-SAY_HELLO = 'Start with {"type": "hello"}: the widget\'s session comes in its first frame.'
+SAY_HELLO = _('Start with {"type": "hello"}: the widget\'s session comes in its first frame.')
 
 
 class WidgetConsumer(ChatConsumer):
@@ -49,10 +50,12 @@ class WidgetConsumer(ChatConsumer):
         self.shown_agent_messages: set[int] = set()
         key = self.scope["url_route"]["kwargs"]["key"]
         self.site = await on_db(site_active)(key=key)
+        if self.site is not None:
+            self.language = self.site.language  # the widget speaks its site's language
         await self.accept()
         self.accepted = True
         if self.site is None:
-            await self.error("unknown_site", "This widget's site is not known here.")
+            await self.error("unknown_site", _("This widget's site is not known here."))
             return await self.close(code=4404)
         if not await sync_to_async(chat_connection_open, thread_sensitive=False)(scope=self.scope):
             await self.error("too_many_connections", TOO_MANY_CONNECTIONS)

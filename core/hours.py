@@ -22,14 +22,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Marked for makemessages; translated where they are shown.
+DAY_NAMES = (
+    gettext_noop("Monday"),
+    gettext_noop("Tuesday"),
+    gettext_noop("Wednesday"),
+    gettext_noop("Thursday"),
+    gettext_noop("Friday"),
+    gettext_noop("Saturday"),
+    gettext_noop("Sunday"),
+)
 EXAMPLE = "mon-fri 09:00-17:30; sat 10:00-14:00"
 DAY_SECONDS = 24 * 3600
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 
-IN_HOURS = "A person will reply here shortly."
+IN_HOURS = gettext_noop("A person will reply here shortly.")
 
 
 @dataclass(frozen=True)
@@ -178,8 +188,11 @@ def _when(*, at: datetime, hours: Hours | None) -> tuple[str, str] | None:
         return None
     local = hours.next_opening(at=at).astimezone(hours.zone)
     days = (local.date() - at.astimezone(hours.zone).date()).days
-    day = DAY_NAMES[local.weekday()]
-    day = {0: "today", 1: "tomorrow", 7: f"next {day}"}.get(days, day)
+    day = gettext(DAY_NAMES[local.weekday()])
+    if days in (0, 1):
+        day = gettext("today") if days == 0 else gettext("tomorrow")
+    elif days == 7:
+        day = gettext("next %(day)s") % {"day": day}
     return f"{day} {local:%H:%M}", hours.zone.key
 
 
@@ -194,8 +207,9 @@ def escalation_message(*, at: datetime, has_email: bool, hours: Hours | None = N
     and (without an address to write to) a request for one."""
     when = _when(at=at, hours=hours)
     if when is None:
-        return IN_HOURS
-    away = f"Our team is away now. A person will reply from {when[0]} ({when[1]} time)."
+        return gettext(IN_HOURS)
+    away = gettext("Our team is away now. A person will reply from %(when)s (%(zone)s time).")
+    away %= {"when": when[0], "zone": when[1]}
     if has_email:
-        return f"{away} We'll also write to you at the address you gave."
-    return f"{away} Leave your email and we'll write to you as soon as they do."
+        return away + " " + gettext("We'll also write to you at the address you gave.")
+    return away + " " + gettext("Leave your email and we'll write to you as soon as they do.")

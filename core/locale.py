@@ -10,6 +10,7 @@ languages, so under /admin/ the language is always LANGUAGE_CODE.
 from django.conf import settings
 from django.middleware import locale
 from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 # Where helpdesk/urls.py mounts the admin (the insights dashboard included).
 STAFF_PREFIX = "/admin/"
@@ -22,3 +23,19 @@ class LocaleMiddleware(locale.LocaleMiddleware):
         translation.activate(settings.LANGUAGE_CODE)
         request.LANGUAGE_CODE = translation.get_language()
         return None
+
+
+def language_from_headers(headers) -> str:
+    """One of LANGUAGES for a socket, from its handshake's Accept-Language header, as
+    LocaleMiddleware picks a page's; LANGUAGE_CODE when none of them is asked for."""
+    for name, value in headers:
+        if name.lower() != b"accept-language":
+            continue
+        for code, _quality in parse_accept_lang_header(value.decode("latin-1")[:500]):
+            if code == "*":
+                break
+            try:
+                return translation.get_supported_language_variant(code)
+            except LookupError:
+                continue
+    return settings.LANGUAGE_CODE

@@ -4,6 +4,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from chat.models import Conversation, Message
 
@@ -104,12 +105,13 @@ class Ticket(models.Model):
         }
 
     # What the customer reads about their ticket on the support page.
+    # In English on the wire; the page shows them in its language (desk.html, ticket.js).
     CUSTOMER_LABELS = {
-        Status.NEW: "Waiting for a person",
-        Status.OPEN: "A person is on it",
-        Status.PENDING: "Waiting for your reply",
-        Status.RESOLVED: "Resolved",
-        Status.CLOSED: "Closed",
+        Status.NEW: gettext_noop("Waiting for a person"),
+        Status.OPEN: gettext_noop("A person is on it"),
+        Status.PENDING: gettext_noop("Waiting for your reply"),
+        Status.RESOLVED: gettext_noop("Resolved"),
+        Status.CLOSED: gettext_noop("Closed"),
     }
 
     def customer_status(self) -> dict:

@@ -178,3 +178,31 @@ async def test_a_second_hello_is_refused(db):
     while (frame := await socket.receive_json_from(timeout=10))["type"] != "error":
         pass
     assert frame["code"] == "bad_hello"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_german_sites_socket_speaks_german(db):
+    site = await database_sync_to_async(make_site)(language="de")
+    socket = widget_socket(site.key)
+    await socket.connect()
+    await socket.send_json_to({"type": "message", "text": "hi"})
+    assert (await socket.receive_json_from())["message"].startswith("Beginnen Sie mit")
+    await hello(socket)
+    await socket.send_json_to({"type": "message", "text": "  "})
+    while (frame := await socket.receive_json_from(timeout=10))["type"] != "error":
+        pass
+    assert frame["message"] == "Bitte geben Sie zuerst eine Frage ein."
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_support_pages_socket_speaks_the_browsers_language(session_key):
+    from chat.tests.helpers import chat_socket
+
+    for language, expected in (("de-DE,de;q=0.9", "Bitte geben"), ("fr, en;q=0.5", "Type a")):
+        socket = chat_socket(session_key, headers=[(b"accept-language", language.encode())])
+        await socket.connect()
+        await socket.send_json_to({"type": "message", "text": ""})
+        while (frame := await socket.receive_json_from(timeout=10))["type"] != "error":
+            pass
+        assert frame["message"].startswith(expected), language
+        await socket.disconnect()

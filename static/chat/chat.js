@@ -390,7 +390,8 @@
         const kind = ['refusal', 'fallback'].includes(m.kind) ? ' ' + m.kind : '';
         const b = append(bubble('bot' + kind, m.text));
         b.dataset.messageId = id;
-        if (m.note) b.append(el('div', 'note', str(m.note)));
+        const note = { stopped: gettext('(stopped)'), interrupted: gettext('(answer interrupted)') }[m.note];
+        if (note) b.append(el('div', 'note', note));
         renderSources(b, m.sources);
         addFeedback(b, id, str(m.feedback));
       }

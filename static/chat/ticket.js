@@ -17,7 +17,7 @@
   function showStatus(msg) {
     status.dataset.status = str(msg.status);
     const label = document.createElement('strong');
-    label.textContent = str(msg.label);
+    label.textContent = LABELS[msg.status] || str(msg.label);
     status.replaceChildren(interpolate(gettext('Ticket %(number)s:'), { number: str(msg.number) }, true), ' ', label);
     status.hidden = false;
     form.hidden = msg.rate !== true;
@@ -29,6 +29,16 @@
     note.textContent = text;
     form.replaceWith(note);
   }
+
+  // Ticket.CUSTOMER_LABELS, in the page's language (the server sends English).
+  const LABELS = {
+    __proto__: null,
+    new: gettext('Waiting for a person'),
+    open: gettext('A person is on it'),
+    pending: gettext('Waiting for your reply'),
+    resolved: gettext('Resolved'),
+    closed: gettext('Closed'),
+  };
 
   const handlers = {
     __proto__: null,
