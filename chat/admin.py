@@ -42,7 +42,7 @@ class InjectionAttemptsFilter(admin.SimpleListFilter):
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_display = ["id", "created_at", "updated_at", "anonymised_at", "injection_attempts"]
-    list_filter = [InjectionAttemptsFilter]
+    list_filter = [InjectionAttemptsFilter, "site"]
     # No session key or token: a conversation must never lead an agent to a live session.
     readonly_fields = ["created_at", "updated_at", "anonymised_at",
                        "injection_attempts"]  # fmt: skip

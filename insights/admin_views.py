@@ -18,8 +18,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from insights.selectors import CitedArticle, Dashboard, Figures, dashboard
+from insights.selectors import SUPPORT_PAGE, CitedArticle, Dashboard, Figures, dashboard
 from knowledge.models import Article, Collection
+from widget.models import Site
 
 DEFAULT_DAYS = 30
 # A year of days is one long table; anything longer is a mistyped year.
@@ -83,10 +84,15 @@ class RangeForm(forms.Form):
     by = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week")], required=False)
     # Conversations whose answers cited the collection's articles; an unknown id is an error.
     collection = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+    # Conversations from one site's widget, or from the desk's own page (SUPPORT_PAGE).
+    site = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
 
-    def __init__(self, *args, collections: dict[int, str], **kwargs):
+    def __init__(self, *args, collections: dict[int, str], sites: dict[int, str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["collection"].choices = [("", "All"), *collections.items()]
+        self.fields["site"].choices = [
+            ("", "All"), (SUPPORT_PAGE, "The support page"), *sites.items()
+        ]  # fmt: skip
 
     def clean(self):
         data = super().clean()
@@ -103,14 +109,17 @@ class RangeForm(forms.Form):
         return data
 
 
-def chosen_range(query, *, collections: dict[int, str]) -> tuple[RangeForm, dict]:
-    """The range (and collection) asked for, or the last 30 days by day of all collections
-    when none was, or when it is wrong (the form then carries the errors to show)."""
+def chosen_range(
+    query, *, collections: dict[int, str], sites: dict[int, str]
+) -> tuple[RangeForm, dict]:
+    """The range (collection and site) asked for, or the last 30 days by day of all
+    collections and sites when none was, or when it is wrong (the form then carries the
+    errors to show)."""
     today = timezone.localdate()
     chosen = {"start": today - timedelta(days=DEFAULT_DAYS - 1), "end": today, "by": "day",
-              "collection": None}  # fmt: skip
+              "collection": None, "site": None}  # fmt: skip
     asked = any(key in query for key in chosen)
-    form = RangeForm(query if asked else None, initial=chosen, collections=collections)
+    form = RangeForm(query if asked else None, initial=chosen, collections=collections, sites=sites)
     if asked and form.is_valid():
         chosen = {key: form.cleaned_data[key] for key in chosen}
     return form, chosen
@@ -119,6 +128,12 @@ def chosen_range(query, *, collections: dict[int, str]) -> tuple[RangeForm, dict
 def collection_names() -> dict[int, str]:
     """Every collection by id, in one query: the form's choices."""
     return dict(Collection.objects.order_by("name").values_list("pk", "name"))
+
+
+def site_names() -> dict[int, str]:
+    """Every site by id, inactive ones too (their conversations stay), in one query."""
+    sites = Site.objects.order_by("name", "pk").values_list("pk", "name", "active")
+    return {pk: name if active else f"{name} (inactive)" for pk, name, active in sites}
 
 
 def range_query(chosen: dict) -> str:
@@ -202,8 +217,8 @@ def _require_insights(request) -> None:
 
 def dashboard_page(request):
     _require_insights(request)
-    collections = collection_names()
-    form, chosen = chosen_range(request.GET, collections=collections)
+    collections, sites = collection_names(), site_names()
+    form, chosen = chosen_range(request.GET, collections=collections, sites=sites)
     board = dashboard(**chosen, limit=PAGE_LIMIT)
     cited = board.most_cited + board.cited_in_thumbs_down
     # One query for the links of both lists, whatever their length.
@@ -217,6 +232,9 @@ def dashboard_page(request):
         "form": form,
         "collections": collections,
         "collection_name": collections.get(chosen["collection"]),
+        "sites": sites,
+        "site_name": sites.get(chosen["site"]),
+        "support_page": chosen["site"] == SUPPORT_PAGE,
         "board": board,
         "columns": headings,
         "headline": list(zip(headings, figure_cells(totals), strict=True)),
@@ -240,7 +258,7 @@ def dashboard_csv(request):
     table = request.GET.get("table")
     if table not in CSV_TABLES:
         raise Http404("No such table.")
-    _, chosen = chosen_range(request.GET, collections=collection_names())
+    _, chosen = chosen_range(request.GET, collections=collection_names(), sites=site_names())
     header, rows = CSV_TABLES[table](dashboard(**chosen, limit=CSV_LIMIT))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"insights-{table}-{chosen['start']}-{chosen['end']}.csv"

@@ -9,7 +9,12 @@ to first token and citations are of the answers given in the range.
 With a KB collection, the same three queries read only the conversations whose answers
 cited its articles (Outcome.collections): their figures, the time to first token of every
 answer in them (the latency of those conversations, whichever article each answer drew
-on), and of the cited articles only those in the collection."""
+on), and of the cited articles only those in the collection.
+
+With a site (widget.Site), only the conversations that came from it, or with SUPPORT_PAGE
+only those with no site (the desk's own support page): read through Conversation.site,
+not a copy on Outcome, so a site set on a conversation later, or deleted (SET_NULL), is
+seen at once and the rollup knows nothing of sites. Both filters combine."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -20,7 +25,7 @@ from django.db import connection
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncWeek
 
-from chat.models import Message
+from chat.models import Conversation, Message
 from insights.models import Outcome
 from knowledge.models import Article
 
@@ -104,31 +109,42 @@ PERIODS = ("day", "week")
 # The Outcome columns each period sums.
 SUMMED = ["questions", "answered", "refused", "fallback", "injection", "thumbs_up", "thumbs_down"]
 RESOLUTIONS = [r.value for r in Outcome.Resolution]
+# dashboard(site=SUPPORT_PAGE): the conversations of no site. No Site has the id 0.
+SUPPORT_PAGE = 0
 
 
 def dashboard(
-    *, start: date, end: date, by: str = "day", limit: int = 10, collection: int | None = None
+    *,
+    start: date,
+    end: date,
+    by: str = "day",
+    limit: int = 10,
+    collection: int | None = None,
+    site: int | None = None,
 ) -> Dashboard:
     """The figures of conversations that started from `start` to `end` (inclusive, in
     TIME_ZONE), per day or per ISO week (weeks start on Monday), from the Outcome rollup
     and a few aggregate queries: a constant number of queries whatever the volume. With
-    `collection` (a knowledge.Collection id), only conversations that cited its articles."""
+    `collection` (a knowledge.Collection id), only conversations that cited its articles;
+    with `site` (a widget.Site id, or SUPPORT_PAGE), only those that came from it."""
     if by not in PERIODS:
         raise ValueError(f"by must be one of {PERIODS}, not {by!r}")
     if end < start:
         raise ValueError("end is before start")
     sums = {period: dict.fromkeys(_KEYS, 0) for period in period_starts(start, end, by)}
-    for row in _outcome_sums(start=start, end=end, by=by, collection=collection):
+    for row in _outcome_sums(start=start, end=end, by=by, collection=collection, site=site):
         sums[row.pop("period")] = row
     periods = {period: _figures(period, row) for period, row in sums.items()}
     totals = _figures(start, {key: sum(row[key] for row in sums.values()) for key in _KEYS})
     since, until = _local_midnight(start), _local_midnight(end + timedelta(days=1))
-    for period, p50, p95 in _ttft(since=since, until=until, by=by, collection=collection):
+    for period, p50, p95 in _ttft(
+        since=since, until=until, by=by, collection=collection, site=site
+    ):
         figures = totals if period is None else periods.get(period)
         if figures is not None:
             figures.ttft_p50_ms, figures.ttft_p95_ms = p50, p95
     most_cited, in_thumbs_down = _cited(
-        since=since, until=until, limit=limit, collection=collection
+        since=since, until=until, limit=limit, collection=collection, site=site
     )
     return Dashboard(
         start=start,
@@ -152,13 +168,19 @@ def period_starts(start: date, end: date, by: str) -> list[date]:
 _KEYS = ["conversations", "escalations", *SUMMED, *RESOLUTIONS, "csat_sum", "csat_count"]
 
 
-def _outcome_sums(*, start: date, end: date, by: str, collection: int | None) -> list[dict]:
+def _outcome_sums(
+    *, start: date, end: date, by: str, collection: int | None, site: int | None
+) -> list[dict]:
     period = F("started_on") if by == "day" else TruncWeek("started_on")
     named = {f"sum_{name}": Sum(name) for name in SUMMED}
     named |= {f"n_{r}": Count("pk", filter=Q(resolution=r)) for r in RESOLUTIONS}
     outcomes = Outcome.objects.filter(started_on__range=(start, end))
     if collection is not None:
         outcomes = outcomes.filter(collections__contains=[collection])
+    if site == SUPPORT_PAGE:
+        outcomes = outcomes.filter(conversation__site__isnull=True)
+    elif site is not None:
+        outcomes = outcomes.filter(conversation__site=site)
     rows = (
         outcomes.annotate(period=period)
         .values("period")
@@ -206,11 +228,26 @@ def _in_collection(collection: int | None) -> tuple[str, list]:
     return sql, [collection]
 
 
-def _ttft(*, since: datetime, until: datetime, by: str, collection: int | None) -> list[tuple]:
+def _of_site(site: int | None, column: str) -> tuple[str, list]:
+    """An SQL condition on a message's conversation id (`column`): that the conversation
+    came from the site, or from no site with SUPPORT_PAGE (Conversation.site's index
+    answers both); none without."""
+    if site is None:
+        return "", []
+    conversations = Conversation._meta.db_table
+    if site == SUPPORT_PAGE:
+        return f"AND {column} IN (SELECT id FROM {conversations} WHERE site_id IS NULL)", []
+    return f"AND {column} IN (SELECT id FROM {conversations} WHERE site_id = %s)", [site]
+
+
+def _ttft(
+    *, since: datetime, until: datetime, by: str, collection: int | None, site: int | None
+) -> list[tuple]:
     """(period start, p50, p95) of the answers' time to first token from the model
     (Message.timings' llm_ttft), per period, and a last row for the whole range whose
     period is None. Percentiles do not add up, hence ROLLUP instead of summing periods."""
     scope, scoped = _in_collection(collection)
+    of_site, sited = _of_site(site, "conversation_id")
     sql = f"""
         SELECT CASE WHEN GROUPING(period) = 1 THEN NULL ELSE period END,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY ttft),
@@ -220,26 +257,28 @@ def _ttft(*, since: datetime, until: datetime, by: str, collection: int | None) 
                    (timings ->> 'llm_ttft')::double precision AS ttft
             FROM {Message._meta.db_table}
             WHERE role = %s AND created_at >= %s AND created_at < %s
-              AND jsonb_typeof(timings -> 'llm_ttft') = 'number' {scope}
+              AND jsonb_typeof(timings -> 'llm_ttft') = 'number' {scope} {of_site}
         ) answers
         GROUP BY ROLLUP (period)
     """
-    params = [by, settings.TIME_ZONE, Message.Role.ASSISTANT, since, until, *scoped]
+    params = [by, settings.TIME_ZONE, Message.Role.ASSISTANT, since, until, *scoped, *sited]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
 def _cited(
-    *, since: datetime, until: datetime, limit: int, collection: int | None
+    *, since: datetime, until: datetime, limit: int, collection: int | None, site: int | None
 ) -> tuple[list, list]:
     """The articles cited most often by answers given in the range, and those cited most
     often by answers that got a thumbs-down. Answers only: a refusal cites nothing, and the
     fallback lists what retrieval found, not what an answer drew on. With a collection,
-    only the articles in it now (a deleted article is in none), ranked among themselves."""
+    only the articles in it now (a deleted article is in none), ranked among themselves;
+    with a site, only answers in its conversations."""
     only, scoped = "", []
     if collection is not None:
         only, scoped = "WHERE a.collection_id = %s", [collection]
+    of_site, sited = _of_site(site, "m.conversation_id")
     sql = f"""
         WITH cited AS (
             SELECT source ->> 'slug' AS slug, max(source ->> 'title') AS title,
@@ -250,7 +289,7 @@ def _cited(
             WHERE m.role = %s AND NOT m.refused AND NOT m.fallback
               AND m.created_at >= %s AND m.created_at < %s
               AND jsonb_typeof(m.sources) = 'array'
-              AND jsonb_typeof(source) = 'object' AND source ->> 'slug' IS NOT NULL
+              AND jsonb_typeof(source) = 'object' AND source ->> 'slug' IS NOT NULL {of_site}
             GROUP BY 1
         ), ranked AS (
             SELECT c.slug, coalesce(a.title, c.title, c.slug) AS title, c.n, c.down,
@@ -262,7 +301,8 @@ def _cited(
         WHERE by_n <= %s OR (down > 0 AND by_down <= %s)
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [Message.Role.ASSISTANT, since, until, *scoped, limit, limit])
+        params = [Message.Role.ASSISTANT, since, until, *sited, *scoped, limit, limit]
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     most = sorted((r for r in rows if r[4] <= limit), key=lambda r: r[4])
     down = sorted((r for r in rows if r[3] > 0 and r[5] <= limit), key=lambda r: r[5])

@@ -17,15 +17,18 @@ SELECT EXISTS (
     SELECT 1 FROM pg_ts_config WHERE cfgname = %s AND pg_ts_config_is_visible(oid)
 )
 """
-# Before migration 0012 (migrate runs the checks first) the column does not exist yet.
-OTHER_CONFIGS_SQL = """
-SELECT CASE WHEN EXISTS (
+# Before migration 0012 (migrate runs the checks first, on an empty database too) the
+# column does not exist yet. A query of its own: Postgres resolves every table and column
+# of a statement before running it, so a CASE around the query would not spare it the error.
+COLUMN_EXISTS_SQL = """
+SELECT EXISTS (
     SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
         AND table_name = 'knowledge_chunk' AND column_name = 'search_config'
-) THEN (
-    SELECT array_agg(DISTINCT search_config ORDER BY search_config) FROM knowledge_chunk
-    WHERE search_config <> %s
-) END
+)
+"""
+OTHER_CONFIGS_SQL = """
+SELECT array_agg(DISTINCT search_config ORDER BY search_config) FROM knowledge_chunk
+WHERE search_config <> %s
 """
 
 
@@ -65,6 +68,9 @@ def search_config_current(app_configs=None, databases=None, **kwargs) -> list[Ch
     if not databases or search_config_form():
         return []
     with connections["default"].cursor() as cursor:
+        cursor.execute(COLUMN_EXISTS_SQL)
+        if not cursor.fetchone()[0]:
+            return []
         cursor.execute(OTHER_CONFIGS_SQL, [config])
         others = cursor.fetchone()[0]
     if not others:

@@ -31,10 +31,19 @@ TODAY = date(2026, 12, 7)
 INLINE = re.compile(r"<script(?![^>]*\ssrc=)[^>]*>|\sstyle\s*=|\son[a-z]+\s*=|javascript:", re.I)
 DATA_TAG = '<script id="dashboard-data" type="application/json">'
 HOSTILE_TITLES = ['=HYPERLINK("https://evil.example")', "+1+2", "-3", "@SUM(A1)", "\tx", "\rx"]
+# What the page asks the selector for when no range (or a wrong one) is given.
+LAST_30_DAYS = {"start": date(2026, 11, 8), "end": TODAY, "by": "day", "limit": 10,
+                "collection": None, "site": None}  # fmt: skip
 
 
 def known_dashboard(
-    *, start: date, end: date, by: str, limit: int, collection: int | None = None
+    *,
+    start: date,
+    end: date,
+    by: str,
+    limit: int,
+    collection: int | None = None,
+    site: int | None = None,
 ) -> Dashboard:
     monday = Figures(
         start=date(2026, 11, 30), conversations=8, questions=12, answered=10, refused=1,
@@ -137,9 +146,7 @@ def test_the_admin_index_leads_those_who_may_to_the_dashboard(lead, calls):
 def test_it_shows_the_last_30_days_by_day_when_no_range_is_given(lead, calls):
     page = lead.get(URL).content.decode()
 
-    assert calls == [
-        {"start": date(2026, 11, 8), "end": TODAY, "by": "day", "limit": 10, "collection": None}
-    ]
+    assert calls == [LAST_30_DAYS]
     assert 'value="2026-11-08"' in page and 'value="2026-12-07"' in page
     assert "errornote" not in page
 
@@ -149,7 +156,7 @@ def test_it_shows_the_range_asked_for(lead, calls):
     lead.get(URL, {"end": "2026-06-30"})
 
     assert calls[0] == {"start": date(2026, 10, 5), "end": date(2026, 11, 29), "by": "week",
-                        "limit": 10, "collection": None}  # fmt: skip
+                        "limit": 10, "collection": None, "site": None}  # fmt: skip
     # A blank start is the 30 days up to the end.
     assert calls[1]["start"] == date(2026, 6, 1)
 
@@ -172,9 +179,7 @@ def test_a_wrong_range_shows_its_error_and_the_last_30_days(lead, calls, query, 
     assert response.status_code == 200
     page = response.content.decode()
     assert "errornote" in page and error in page
-    assert calls == [
-        {"start": date(2026, 11, 8), "end": TODAY, "by": "day", "limit": 10, "collection": None}
-    ]
+    assert calls == [LAST_30_DAYS]
 
 
 def test_the_page_shows_the_figures_of_the_range_and_of_each_period(lead, calls):
