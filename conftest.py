@@ -7,6 +7,7 @@ import shutil
 import pytest
 import redis
 from django.conf import settings
+from django.utils import translation
 
 from helpdesk.testing import LLMServer, RedisServer, free_port
 
@@ -24,6 +25,14 @@ def _fresh_redis():
 def _short_answers(settings):
     # Short answers keep the suite quick; the stream is the same at any length.
     settings.LLM_MAX_TOKENS = 40
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # A page asked for in German activates German in the test's thread (LocaleMiddleware),
+    # and nothing resets it there as the next request would: each test starts in English.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

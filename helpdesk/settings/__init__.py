@@ -315,6 +315,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # Serve straight from the app folders when collectstatic has not run (make run).
 WHITENOISE_USE_FINDERS = True
+# collectstatic (the Docker image) writes a gzipped copy of each file beside it, which
+# WhiteNoise sends to browsers that accept it: the widget's frame is ~16 KB instead of ~45 KB.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or var_dir() / "media")
 MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)

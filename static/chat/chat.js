@@ -474,6 +474,7 @@
   scrollDown();
   setBusy(false);
   // The widget's frame connects once its host page has handed over the session (frame.js).
-  if ('widget' in document.body.dataset) document.addEventListener('chat:ready', connect, { once: true });
-  else connect();
+  // (frame.js sets chatReady if that happened before this script ran.)
+  if (!('widget' in document.body.dataset) || window.chatReady) connect();
+  else document.addEventListener('chat:ready', connect, { once: true });
 })();

@@ -25,9 +25,11 @@
   // The socket's first frame, at every connect (chat.js).
   window.chatHello = () => ({ type: 'hello', token, identity, page_url: page.url, page_title: page.title });
 
+  // chat.js runs after this script (both deferred), and the host's init may come before it
+  // does: chat.js checks `chatReady` when it starts, and listens for chat:ready after.
   function start() {
     if (ready) return;
-    ready = true;
+    ready = window.chatReady = true;
     document.dispatchEvent(new Event('chat:ready'));
   }
 

@@ -138,3 +138,14 @@ def test_the_site_admin_shows_the_embed_code(admin_client, site):
     page = admin_client.get(f"/admin/widget/site/{site.pk}/change/").content.decode()
     assert f'data-site="{site.key}"' in page
     assert "/widget.js" in page
+
+
+def test_collected_static_files_get_a_gzipped_copy(tmp_path, settings):
+    # What the Docker image runs; WhiteNoise then sends the .gz to browsers that accept it.
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path
+    call_command("collectstatic", "--noinput", verbosity=0)
+    for name in ("widget/loader.js", "widget/frame.js", "chat/chat.js", "chat/chat.css"):
+        packed = gzip.decompress((tmp_path / f"{name}.gz").read_bytes())
+        assert packed == (tmp_path / name).read_bytes()
