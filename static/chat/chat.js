@@ -128,80 +128,21 @@
     setBusy(false);
   }
 
-  // Thumbs up/down under each stored answer; the server keeps the latest choice. Drawn as
-  // inline SVG, not emoji: a browser without an emoji font shows emoji as empty boxes.
-  const SVG = 'http://www.w3.org/2000/svg';
-  const THUMB_PATH = 'M2 10h4v11H2zM8 21h9.5a2 2 0 0 0 2-1.6l1.4-7A2 2 0 0 0 19 10h-5.2l.8-4.1A2 2 0 0 0 12.6 3L8 9z';
+  // Thumbs under an answer (feedback.js); its frame goes out here, if connected.
+  const addFeedback = (b, messageId, chosen) => window.chatFeedback(b, messageId, chosen, (frame) => {
+    if (!isOpen()) return void errorLine(gettext('Not connected: feedback not sent.'));
+    ws.send(JSON.stringify(frame));
+    return true;
+  });
 
-  function thumbIcon(value) {
-    const svg = document.createElementNS(SVG, 'svg');
-    svg.setAttribute('viewBox', '0 0 24 24');
-    svg.setAttribute('width', '16');
-    svg.setAttribute('height', '16');
-    svg.setAttribute('aria-hidden', 'true');
-    svg.setAttribute('focusable', 'false');
-    const path = document.createElementNS(SVG, 'path');
-    path.setAttribute('d', THUMB_PATH);
-    path.setAttribute('fill', 'currentColor');
-    if (value === 'down') path.setAttribute('transform', 'rotate(180 12 12)');
-    svg.append(path);
-    return svg;
-  }
-
-  function addFeedback(b, messageId, chosen) {
-    if (b.querySelector('.feedback')) return;
-    const row = el('div', 'feedback');
-    for (const [value, title] of [['up', gettext('Helpful')], ['down', gettext('Not helpful')]]) {
-      const button = el('button', `thumb thumb-${value}`);
-      button.append(thumbIcon(value));
-      Object.assign(button, { type: 'button', title });
-      button.setAttribute('aria-label', title);
-      button.setAttribute('aria-pressed', String(value === chosen));
-      button.addEventListener('click', () => {
-        if (!isOpen()) return errorLine(gettext('Not connected: feedback not sent.'));
-        ws.send(JSON.stringify({ type: 'feedback', message_id: Number(messageId), value }));
-        for (const other of row.querySelectorAll('button')) other.setAttribute('aria-pressed', String(other === button));
-      });
-      row.append(button);
-    }
-    b.append(row);
-  }
-
-  // Links only to this site (the KB) and the configured docs domains (DOCS_DOMAINS, which the
-  // server also enforces); anything else (javascript:, data:, //host, other hosts, user@host)
-  // becomes plain text.
-  const docsDomains = str(document.body.dataset.docsDomains).toLowerCase().split(/\s+/).filter(Boolean);
-  const allowedHost = (host) => docsDomains.some((d) =>
-    host === d.replace(/^\./, '') || (d.startsWith('.') && host.endsWith(d)));
-
-  function safeHref(url) {
-    const u = str(url).trim();
-    if (!u || /[\s\\]/.test(u) || /[\u0000-\u001f]/.test(u)) return null;
-    let parsed;
-    try { parsed = new URL(u, location.href); } catch { return null; }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return null;
-    if (parsed.username || parsed.password) return null;
-    if (parsed.origin === location.origin) return u.startsWith('/') ? u : parsed.href;
-    return allowedHost(parsed.hostname.toLowerCase()) ? parsed.href : null;
-  }
+  // Which links may be followed, and the list of an answer's sources (sources.js).
+  const { safeHref, sourcesList } = window.chatSources;
 
   function renderSources(target, sources) {
     if (!target || !Array.isArray(sources) || sources.length === 0) return;
     const stick = nearBottom();
     target.querySelector('ul.sources')?.remove(); // a repeated `sources` replaces, never duplicates
-    const list = el('ul', 'sources');
-    list.setAttribute('aria-label', gettext('Sources'));
-    for (const s of sources) {
-      if (!s || typeof s !== 'object') continue;
-      const title = str(s.title) || str(s.slug) || str(s.url) || gettext('Untitled');
-      const href = safeHref(s.url);
-      const item = el('li');
-      const label = el(href ? 'a' : 'span', href ? null : 'source-text', title);
-      if (href) Object.assign(label, { href, target: '_blank', rel: 'noopener' });
-      item.append(label);
-      if (s.section) item.append(el('span', 'section', str(s.section)));
-      list.append(item);
-    }
+    const list = sourcesList(sources);
     if (list.children.length) target.append(list);
     if (stick) scrollDown();
   }
