@@ -149,7 +149,10 @@ def host_server(pages: dict[str, bytes]) -> http.server.ThreadingHTTPServer:
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body or b"")))
             self.end_headers()
-            self.wfile.write(body or b"")
+            try:
+                self.wfile.write(body or b"")
+            except BrokenPipeError:
+                pass  # the run ended and closed its page first
 
         def log_message(self, *a):
             pass
@@ -321,7 +324,13 @@ def frame_table(files: list[dict]) -> None:
     for i, f in enumerate(files):
         with urllib.request.urlopen(f["name"], timeout=30) as resp:
             f["gzip"] = len(gzip.compress(resp.read(), compresslevel=9))
-        name = "frame HTML" if i == 0 else f["name"].rsplit("/", 1)[-1]
+        name = (
+            "frame HTML"
+            if i == 0
+            else f["name"].rstrip("/").rsplit("/", 1)[-1]
+            if "/jsi18n/" not in f["name"]
+            else "jsi18n (catalog)"
+        )
         print(f"{name:24}" + "".join(f"{f[k]:>10}" for k in COLUMNS))
     print(f"{'total':24}" + "".join(f"{sum(f[k] for f in files):>10}" for k in COLUMNS))
     print("transfer: as Chromium counts it (body + headers); gzip -9: the same bytes, packed")
