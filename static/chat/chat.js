@@ -221,6 +221,10 @@
     // After our `resume`: every missed frame is in. No answer running while we still wait
     // for one means its rest is gone (the stream expired, or Redis was down).
     session(msg) {
+      // Drawn afresh, after a reconnect too: an answer on its way is replayed from the stream.
+      hideTyping();
+      current = last = pending = null;
+      setBusy(false);
       drawTranscript(msg.transcript);
       lastSeq = Number(msg.resume_after) || 0;
       if (msg.ticket && typeof msg.ticket === 'object') {

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from chat.models import Message
+from chat.tests.proxy import Proxy
 from chat.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _serve
 from chat.tests.test_csp_browser import violations, watch
 from helpdesk.testing import free_port
@@ -19,13 +21,28 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 CONNECTED = "() => document.querySelector('#status')?.dataset.state === 'connected'"
 ANSWERED = ".msg.bot:not(.greeting):not(.streaming)"
+SOME_TOKENS = (
+    "() => { const b = document.querySelector('.msg.bot.streaming');"
+    " return b !== null && b.raw.length > 0; }"
+)
+# The text the frame put together from the tokens it was sent (chat.js keeps it as `raw`).
+RAW = '(id) => document.querySelector(`.msg.bot[data-message-id="${id}"]`).raw'
 
 
 @pytest.fixture
-def desk(demo_kb, tmp_path):
+def network(demo_kb, tmp_path):
+    """The desk behind a proxy a test can cut, as a failing network would (chat/tests/proxy.py).
+    Answers of up to 120 tokens: one still streams when the test cuts it."""
+    for url in _serve(tmp_path, "120"):
+        proxy = Proxy(int(url.rsplit(":", 1)[1]))
+        yield proxy
+        proxy.close()
+
+
+@pytest.fixture
+def desk(network):
     """The desk's origin: http://localhost:<port>."""
-    for url in _serve(tmp_path, "60"):
-        yield url.replace("127.0.0.1", "localhost")
+    return network.url.replace("127.0.0.1", "localhost")
 
 
 class Pages:
@@ -96,7 +113,9 @@ def widget_frame(page):
     return frame
 
 
-def test_the_widget_answers_on_another_site_with_third_party_cookies_blocked(desk, pages, chromium):
+def test_the_widget_answers_on_another_site_with_third_party_cookies_blocked(
+    desk, network, pages, chromium
+):
     site = Site.objects.create(name="Shop", allowed_origins=pages.origin("shop"))
     pages.pages["/"] = host_page(desk, site.key)
     page = chromium.new_page()
@@ -113,7 +132,14 @@ def test_the_widget_answers_on_another_site_with_third_party_cookies_blocked(des
 
     frame.fill("#question", "How do I reset my password?")
     frame.press("#question", "Enter")
-    frame.wait_for_selector(ANSWERED, timeout=120_000)
+    # The network drops mid-answer: the frame says hello again and resumes the answer.
+    frame.wait_for_function(SOME_TOKENS, timeout=60_000)
+    network.cut()
+    frame.wait_for_selector(ANSWERED + "[data-message-id]", timeout=120_000)
+    assert frame.locator(".msg.user").count() == 1
+    assert frame.locator(".msg.bot:not(.greeting)").count() == 1
+    stored = Message.objects.get(role="assistant")
+    assert frame.evaluate(RAW, stored.pk).strip() == stored.text.strip()
     assert frame.locator("ul.sources a").first.get_attribute("href").startswith("/kb/")
     answer = frame.locator(".msg.bot:not(.greeting) .text").first.inner_text()
     assert len(answer) > 10
