@@ -204,8 +204,10 @@ def test_messages_from_a_foreign_origin_are_ignored(desk, pages, chromium):
     page.evaluate("() => window.postMessage({helpdesk: 'open'}, location.origin)")
     frame = widget_frame(page)
     assert launcher.get_attribute("aria-expanded") == "true"
-    token = page.evaluate(f"() => sessionStorage.getItem('helpdesk:{site.key}')")
-    assert token and token != "planted"
+    # The host keeps the token of the frame's session frame (after the socket opens).
+    stored = f"() => sessionStorage.getItem('helpdesk:{site.key}')"
+    token = page.wait_for_function(stored, timeout=30_000).json_value()
+    assert token != "planted"
 
     # The frame reads only its parent, on one of the site's origins: a message that claims
     # another origin changes nothing (its page context would be recorded with the next hello).
