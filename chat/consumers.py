@@ -249,17 +249,25 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
             return await self.error("no_session", NO_SESSION)  # a frame sent before the close
         if not self.counted:
             return  # refused at connect, and being closed
-        content = self.parsed(text_data)
-        kind = content.get("type") if isinstance(content, dict) else None
-        if not await self.within_budget(kind if kind in protocol.INBOUND else "other"):
+        if (read := await self.budgeted(text_data)) is None:
             return
+        content, _kind = read
         if text_data is None:
             return await self.error("bad_frame", _("Send JSON text frames, not binary."))
         if content is INVALID:
             return await self.error("bad_json", _("That message was not valid JSON."))
         if not isinstance(content, dict):
-            return await self.error("bad_json", 'Send a JSON object with a "type".')
+            return await self.error("bad_json", _('Send a JSON object with a "type".'))
         await self.receive_json(content)
+
+    async def budgeted(self, text_data: str | None) -> tuple | None:
+        """The frame's JSON (INVALID when it is binary or not JSON) and its type, once the
+        frame is spent from the socket's budget; None when over it."""
+        content = self.parsed(text_data)
+        kind = content.get("type") if isinstance(content, dict) else None
+        if not await self.within_budget(kind if kind in protocol.INBOUND else "other"):
+            return None
+        return content, kind
 
     @staticmethod
     def parsed(text_data: str | None):

@@ -80,10 +80,9 @@ class WidgetConsumer(ChatConsumer):
             return await super().receive(text_data=text_data, bytes_data=bytes_data)
         if not self.counted:
             return  # refused at connect, and being closed
-        content = self.parsed(text_data)
-        kind = content.get("type") if isinstance(content, dict) else None
-        if not await self.within_budget(kind if kind in protocol.INBOUND else "other"):
+        if (read := await self.budgeted(text_data)) is None:
             return
+        content, kind = read
         request = protocol.read(content) if isinstance(content, dict) else INVALID
         if isinstance(request, protocol.Error) and kind == Hello.type:
             return await self.send_event(request)
