@@ -123,14 +123,21 @@ class ChatConsumer(StreamForwarding, AsyncJsonWebsocketConsumer):
             await self.error("no_session", NO_SESSION)
             await self.close(code=4401)
             return
+        if await self.admitted():
+            await self.begin(await asession_chat_token(session=session))
+
+    async def admitted(self) -> bool:
+        """Count this socket against its address's open sockets and give it its frame
+        budget; over the limit, say so and close (4429)."""
         if not await sync_to_async(chat_connection_open, thread_sensitive=False)(scope=self.scope):
-            await self.accept()
+            if not self.accepted:
+                await self.accept()
             await self.error("too_many_connections", TOO_MANY_CONNECTIONS)
             await self.close(code=4429)
-            return
+            return False
         self.counted = True
         self.budget = FrameBudget()
-        await self.begin(await asession_chat_token(session=session))
+        return True
 
     async def begin(self, chat_token: str):
         """Join the conversation: its group, the agent replies written while away, then its

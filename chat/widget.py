@@ -13,18 +13,15 @@ on that origin, and the site's `frame-ancestors` (chat/views.py) decides who may
 import asyncio
 import logging
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from chat import protocol, streams
-from chat.consumers import INVALID, TOO_MANY_CONNECTIONS, ChatConsumer
+from chat.consumers import INVALID, ChatConsumer
 from chat.models import token_hash
 from chat.protocol import Hello, Session
 from chat.selectors import transcript_frames
 from chat.services import on_db, widget_session_open
-from chat.throttle import FrameBudget
-from core.ratelimits import chat_connection_open
 from widget.identity import InvalidIdentity, identity_verified
 from widget.selectors import site_active
 from widget.sessions import session_token_issue
@@ -57,11 +54,8 @@ class WidgetConsumer(ChatConsumer):
         if self.site is None:
             await self.error("unknown_site", _("This widget's site is not known here."))
             return await self.close(code=4404)
-        if not await sync_to_async(chat_connection_open, thread_sensitive=False)(scope=self.scope):
-            await self.error("too_many_connections", TOO_MANY_CONNECTIONS)
-            return await self.close(code=4429)
-        self.counted = True
-        self.budget = FrameBudget()
+        if not await self.admitted():
+            return
         self.hello_timer = asyncio.get_running_loop().call_later(
             settings.WIDGET_HELLO_SECONDS, lambda: asyncio.ensure_future(self.no_hello())
         )

@@ -8,9 +8,9 @@ languages, so under /admin/ the language is always LANGUAGE_CODE.
 """
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.middleware import locale
 from django.utils import translation
-from django.utils.translation.trans_real import parse_accept_lang_header
 
 # Where helpdesk/urls.py mounts the admin (the insights dashboard included).
 STAFF_PREFIX = "/admin/"
@@ -26,16 +26,10 @@ class LocaleMiddleware(locale.LocaleMiddleware):
 
 
 def language_from_headers(headers) -> str:
-    """One of LANGUAGES for a socket, from its handshake's Accept-Language header, as
-    LocaleMiddleware picks a page's; LANGUAGE_CODE when none of them is asked for."""
+    """One of LANGUAGES for a socket, from its handshake's Accept-Language header, picked
+    by Django's own rule for a page's (LANGUAGE_CODE when none of them is asked for)."""
+    request = HttpRequest()
     for name, value in headers:
-        if name.lower() != b"accept-language":
-            continue
-        for code, _quality in parse_accept_lang_header(value.decode("latin-1")[:500]):
-            if code == "*":
-                break
-            try:
-                return translation.get_supported_language_variant(code)
-            except LookupError:
-                continue
-    return settings.LANGUAGE_CODE
+        if name.lower() == b"accept-language":
+            request.META["HTTP_ACCEPT_LANGUAGE"] = value.decode("latin-1")
+    return translation.get_language_from_request(request)

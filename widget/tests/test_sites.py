@@ -32,6 +32,7 @@ def site(db):
         "https://a.example?x=1",
         "ftp://a.example",
         "https://a.example:99999",
+        "https://a.example//",
         "",
     ],
 )
